@@ -1,0 +1,131 @@
+"""The driver protocol: the little the campaign flow needs from an instrument.
+
+A driver applies one experiment's parameters, waits for the instrument, and reads the
+objectives back. It knows nothing of the proposer or the ledger: the flow hands it an
+:class:`Experiment` and records the :class:`Measurement` it returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import ClassVar, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+
+from drivers.units import Duration
+
+ParameterValue = float | int | str
+"""A parameter's value as the instrument sees it: a number, or a categorical's label."""
+
+
+class DriverConfig(BaseModel):
+    """The ``driver:`` section of a campaign. Each driver extends it with its own keys."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    retries: NonNegativeInt = Field(
+        0, description="How often a measurement that raised an instrument error is retried."
+    )
+    retry_delay: Duration = Field(timedelta(seconds=5), description="Wait between retries.")
+    on_interrupted: Literal["rerun", "fail"] = Field(
+        "rerun",
+        description=(
+            "What a restarted campaign does with an experiment that was running when the "
+            "previous process died: measure it again, or record it as failed."
+        ),
+    )
+
+    def problems(self, context: CampaignContext) -> list[tuple[tuple[str | int, ...], str]]:
+        """Inconsistencies between this section and the rest of the campaign.
+
+        Returns ``(location inside this section, message)`` pairs; empty when all is well.
+        """
+        del context
+        return []
+
+
+@dataclass(frozen=True)
+class CampaignContext:
+    """What a driver may know about the campaign it serves."""
+
+    name: str
+    parameters: Mapping[str, str]
+    """Parameter names, in campaign order, mapped to their kind: ``continuous``,
+    ``integer`` or ``categorical``."""
+    objectives: tuple[str, ...]
+    base_dir: Path
+    """Folder of the campaign file: relative paths in the driver section start here."""
+    seed: int = 0
+    run_dir: Path | None = None
+    """Where per-experiment files (transcripts, logs) go; ``None`` while only validating."""
+    clock_start: datetime | None = None
+    """Where a simulated clock resumes; ``None`` starts a fresh calendar."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment to run: an id unique within the campaign and its parameter values."""
+
+    campaign: str
+    id: int
+    parameters: Mapping[str, ParameterValue]
+
+    @property
+    def label(self) -> str:
+        """``"<campaign>-0007"``: the experiment's name in file names, logs and run names."""
+        return f"{self.campaign}-{self.id:04d}"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What an instrument reported for one experiment.
+
+    ``values`` maps objective names to readings; a driver passes on whatever it read,
+    NaN included, and the flow decides what counts as a valid result. ``failure`` is
+    set when the experiment itself failed (a sample cracked, a reaction gave no
+    product): it is recorded, not retried.
+    """
+
+    values: Mapping[str, float]
+    started_at: datetime
+    finished_at: datetime
+    failure: str | None = None
+    raw: Mapping[str, object] = field(default_factory=dict)
+
+
+class InstrumentError(RuntimeError):
+    """The instrument could not run the experiment (timeout, garbage, disconnect).
+
+    The flow retries the measurement as the campaign's ``driver.retries`` allows.
+    """
+
+
+@runtime_checkable
+class Driver(Protocol):
+    """An instrument on the loop. Built-in and third-party drivers implement this."""
+
+    config_model: ClassVar[type[DriverConfig]]
+
+    def connect(self) -> None:
+        """Open the connection; called once before the first experiment."""
+
+    def run(self, experiment: Experiment) -> Measurement:
+        """Apply the parameters, wait for the instrument, read the objectives."""
+
+    def now(self) -> datetime:
+        """The instrument's clock (timezone-aware): wall time, or a simulated calendar."""
+
+    def close(self) -> None:
+        """Leave the instrument safe and release it; called once, also after failures."""
+
+
+class DriverFactory(Protocol):
+    """What the ``tansaku.drivers`` entry point names: a class built from its config."""
+
+    config_model: ClassVar[type[DriverConfig]]
+
+    def __call__(self, config: DriverConfig, context: CampaignContext) -> Driver: ...

@@ -1,0 +1,218 @@
+"""The ``simulated`` driver: a simulator in place of an instrument, on a virtual clock.
+
+Each experiment takes the simulator's declared ``duration`` of *virtual* time: the clock
+jumps forward instead of sleeping, so a campaign of two-hour experiments dry-runs in
+seconds and still reports the calendar it would have taken.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt
+
+from drivers.base import CampaignContext, DriverConfig, Experiment, Measurement
+from drivers.units import Duration
+from simulators.benchmarks import BENCHMARKS
+from simulators.dataset import read_header
+
+Location = tuple[str | int, ...]
+
+
+class _SimulatorBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    noise_sd: NonNegativeFloat = Field(
+        0.0, description="Standard deviation of Gaussian noise added to every reading."
+    )
+    failure_rate: float = Field(
+        0.0, ge=0.0, lt=1.0, description="Probability that an experiment fails outright."
+    )
+    duration: Duration = Field(
+        timedelta(0), description="Virtual time one experiment takes, e.g. '2h'."
+    )
+    start: datetime | None = Field(
+        None, description="Virtual date and time the campaign starts; default: now."
+    )
+
+    def problems(self, context: CampaignContext) -> list[tuple[Location, str]]:
+        del context
+        return []
+
+
+class BenchmarkSpec(_SimulatorBase):
+    """A synthetic function with a known optimum, fed the parameters in campaign order."""
+
+    type: Literal["benchmark"]
+    function: Literal[tuple(BENCHMARKS)]  # type: ignore[valid-type]
+
+    def problems(self, context: CampaignContext) -> list[tuple[Location, str]]:
+        found: list[tuple[Location, str]] = []
+        expected = BENCHMARKS[self.function].dim
+        if expected is not None and len(context.parameters) != expected:
+            found.append(
+                (
+                    ("function",),
+                    f"{self.function} takes {expected} inputs but the space has "
+                    f"{len(context.parameters)} parameters",
+                )
+            )
+        categorical = [n for n, kind in context.parameters.items() if kind == "categorical"]
+        if categorical:
+            found.append(
+                (
+                    ("function",),
+                    f"{self.function} takes numbers only; categorical parameters: "
+                    + ", ".join(categorical),
+                )
+            )
+        return found
+
+
+class DatasetSpec(_SimulatorBase):
+    """A table of real measurements, answered by nearest neighbour (see simulators.dataset)."""
+
+    type: Literal["dataset"]
+    path: Path = Field(description="CSV file, relative to the campaign file.")
+    columns: dict[str, str] = Field(
+        default_factory=dict,
+        description="Campaign parameter → table column, where the names differ.",
+    )
+    output: str = Field(description="The column that holds the objective.")
+    neighbors: PositiveInt = Field(
+        1, description="Nearest measured points averaged, weighted by 1/distance."
+    )
+
+    def resolved_path(self, base_dir: Path) -> Path:
+        return self.path if self.path.is_absolute() else base_dir / self.path
+
+    def column_of(self, context: CampaignContext) -> dict[str, str]:
+        return {name: self.columns.get(name, name) for name in context.parameters}
+
+    def problems(self, context: CampaignContext) -> list[tuple[Location, str]]:
+        path = self.resolved_path(context.base_dir)
+        if not path.is_file():
+            return [(("path",), f"no such file: {path}")]
+        header = read_header(path)
+        found: list[tuple[Location, str]] = [
+            (("columns", name), f"{name!r} is not a parameter of this campaign")
+            for name in self.columns
+            if name not in context.parameters
+        ]
+        for name, column in self.column_of(context).items():
+            if column not in header:
+                found.append(
+                    (
+                        ("columns",),
+                        f"parameter {name!r} reads column {column!r}, which {path.name} lacks; "
+                        f"map it under 'columns:' to one of: {', '.join(header)}",
+                    )
+                )
+        if self.output not in header:
+            found.append(
+                (
+                    ("output",),
+                    f"{path.name} has no column {self.output!r}; columns: {', '.join(header)}",
+                )
+            )
+        return found
+
+
+SimulatorSpec = Annotated[BenchmarkSpec | DatasetSpec, Field(discriminator="type")]
+
+
+class SimulatedDriverConfig(DriverConfig):
+    """``driver: {type: simulated, simulator: {...}}``."""
+
+    type: Literal["simulated"]
+    simulator: SimulatorSpec
+
+    def problems(self, context: CampaignContext) -> list[tuple[Location, str]]:
+        return [(("simulator", *loc), message) for loc, message in self.simulator.problems(context)]
+
+
+def build_simulator(
+    spec: BenchmarkSpec | DatasetSpec, context: CampaignContext
+) -> Callable[[Mapping[str, float | int | str]], float]:
+    """The simulator a spec describes, ready to evaluate."""
+    if isinstance(spec, BenchmarkSpec):
+        from simulators.benchmarks import BenchmarkSimulator
+
+        return BenchmarkSimulator(spec.function, list(context.parameters))
+    from simulators.dataset import DatasetSimulator
+
+    return DatasetSimulator(
+        spec.resolved_path(context.base_dir),
+        columns=spec.column_of(context),
+        output=spec.output,
+        categorical=frozenset(n for n, k in context.parameters.items() if k == "categorical"),
+        neighbors=spec.neighbors,
+    )
+
+
+class SimulatedDriver:
+    """Runs experiments against a simulator, adding noise and failures, on a virtual clock.
+
+    Noise and failures are drawn from a generator seeded by the campaign seed and the
+    experiment id, so a resumed campaign sees the same readings an uninterrupted one would.
+    """
+
+    config_model: ClassVar[type[DriverConfig]] = SimulatedDriverConfig
+
+    def __init__(self, config: DriverConfig, context: CampaignContext) -> None:
+        if not isinstance(config, SimulatedDriverConfig):
+            raise TypeError(f"SimulatedDriver needs a SimulatedDriverConfig, got {type(config)}")
+        self._spec = config.simulator
+        self._context = context
+        self._objective = context.objectives[0]
+        self._clock = context.clock_start or self._spec.start or datetime.now(UTC)
+        if self._clock.tzinfo is None:
+            self._clock = self._clock.replace(tzinfo=UTC)
+        self._simulator: Callable[[Mapping[str, float | int | str]], float] | None = None
+
+    @classmethod
+    def for_dry_run(
+        cls,
+        spec: BenchmarkSpec | DatasetSpec,
+        context: CampaignContext,
+    ) -> SimulatedDriver:
+        """The driver a ``--dry-run`` uses in place of the campaign's own."""
+        return cls(SimulatedDriverConfig(type="simulated", simulator=spec), context)
+
+    def connect(self) -> None:
+        self._simulator = build_simulator(self._spec, self._context)
+
+    def now(self) -> datetime:
+        return self._clock
+
+    def run(self, experiment: Experiment) -> Measurement:
+        if self._simulator is None:
+            raise RuntimeError("SimulatedDriver.run() called before connect()")
+        rng = np.random.default_rng([self._context.seed, experiment.id])
+        started = self._clock
+        self._clock = started + self._spec.duration
+        if rng.random() < self._spec.failure_rate:
+            return Measurement(
+                values={},
+                started_at=started,
+                finished_at=self._clock,
+                failure="simulated failure (failure_rate)",
+            )
+        clean = self._simulator(experiment.parameters)
+        reading = (
+            clean + self._spec.noise_sd * rng.standard_normal() if math.isfinite(clean) else clean
+        )
+        return Measurement(
+            values={self._objective: reading},
+            started_at=started,
+            finished_at=self._clock,
+            raw={"noise_free": clean},
+        )
+
+    def close(self) -> None:
+        self._simulator = None

@@ -1,0 +1,216 @@
+"""The campaign file's schema: what a campaign may say, and what each key means.
+
+Validating a campaign imports pydantic and the drivers' config models, never torch.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    StrictInt,
+    StringConstraints,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from drivers.base import DriverConfig
+from drivers.simulated import SimulatorSpec
+from drivers.units import Duration
+
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+    Field(description="A name made of letters, digits and underscores, not starting with a digit."),
+]
+CampaignName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=64),
+    Field(description="Letters, digits, '.', '_' and '-'; it names files and Prefect runs."),
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ContinuousParameter(_Section):
+    """A real-valued knob between two bounds, optionally searched on a log scale."""
+
+    type: Literal["continuous"]
+    name: Identifier
+    bounds: tuple[float, float]
+    log_scale: bool = False
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> ContinuousParameter:
+        low, high = self.bounds
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise ValueError("bounds must be finite numbers")
+        if low >= high:
+            raise ValueError(f"bounds [{low}, {high}]: the low bound must be below the high one")
+        if self.log_scale and low <= 0:
+            raise ValueError(f"log_scale needs bounds above 0, got low bound {low}")
+        return self
+
+
+class IntegerParameter(_Section):
+    """A whole-numbered knob between two bounds, both included."""
+
+    type: Literal["integer"]
+    name: Identifier
+    bounds: tuple[StrictInt, StrictInt]
+    unit: str | None = None
+
+    @model_validator(mode="after")
+    def _check_bounds(self) -> IntegerParameter:
+        low, high = self.bounds
+        if low >= high:
+            raise ValueError(f"bounds [{low}, {high}]: the low bound must be below the high one")
+        return self
+
+
+class CategoricalParameter(_Section):
+    """One choice among named values (a solvent, a substrate, a recipe)."""
+
+    type: Literal["categorical"]
+    name: Identifier
+    values: Annotated[list[str | int | float], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _check_values(self) -> CategoricalParameter:
+        labels = [str(value) for value in self.values]
+        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        if repeated:
+            raise ValueError(f"values must be distinct; repeated: {', '.join(repeated)}")
+        return self
+
+
+Parameter = Annotated[
+    ContinuousParameter | IntegerParameter | CategoricalParameter,
+    Field(discriminator="type"),
+]
+
+
+class Objective(_Section):
+    """A quantity the instrument reads, and which way is better."""
+
+    name: Identifier
+    goal: Literal["maximize", "minimize"]
+    unit: str | None = None
+
+
+class Budget(_Section):
+    """When the campaign stops: after this many experiments, or at a deadline."""
+
+    experiments: PositiveInt = Field(
+        description="Experiments to run, failed ones included (at least 1)."
+    )
+    wall_clock: Duration | None = Field(
+        None,
+        description=(
+            "Stop proposing once this much time has passed on the instrument's clock "
+            "since the campaign started (virtual time in a dry run)."
+        ),
+    )
+
+
+class InitialDesign(_Section):
+    """The space-filling experiments run before any model is fitted."""
+
+    method: Literal["sobol"] = "sobol"
+    n: PositiveInt | None = Field(
+        None, description="Number of initial experiments; default max(5, 2 * parameters)."
+    )
+
+
+class ProposerSettings(_Section):
+    """How the next experiments are chosen."""
+
+    initial: InitialDesign = InitialDesign()
+    batch_size: PositiveInt = Field(1, description="Experiments proposed together (q).")
+    num_restarts: PositiveInt = Field(10, description="Acquisition optimiser restarts.")
+    raw_samples: PositiveInt = Field(512, description="Random points that seed the restarts.")
+
+
+class DryRun(_Section):
+    """What ``tansaku run --dry-run`` puts in place of the instrument."""
+
+    simulator: SimulatorSpec
+
+
+class Campaign(_Section):
+    """One optimisation campaign: a space, a goal, a budget and an instrument."""
+
+    name: CampaignName
+    description: str | None = None
+    seed: int = Field(0, description="Seeds the initial design, the proposer and simulators.")
+    budget: Budget
+    space: Annotated[list[Parameter], Field(min_length=1)]
+    objectives: Annotated[list[Objective], Field(min_length=1, max_length=1)] = Field(
+        description="What is measured; one objective for now."
+    )
+    proposer: ProposerSettings = ProposerSettings()
+    driver: DriverConfig = Field(
+        description=(
+            "The instrument: `type` picks the driver, whose own model checks the other keys "
+            "(see campaign_model_for)."
+        )
+    )
+    dry_run: DryRun | None = None
+    run_dir: Path | None = Field(
+        None, description="Where the ledger and logs go, relative to the campaign file."
+    )
+
+    @field_validator("space")
+    @classmethod
+    def _distinct_names(cls, space: list[Parameter]) -> list[Parameter]:
+        names = [parameter.name for parameter in space]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"parameter names must be distinct; repeated: {', '.join(repeated)}")
+        return space
+
+    @field_validator("objectives")
+    @classmethod
+    def _not_a_parameter(
+        cls,
+        objectives: list[Objective],
+        info: ValidationInfo,
+    ) -> list[Objective]:
+        parameters = {parameter.name for parameter in info.data.get("space", [])}
+        clash = sorted({objective.name for objective in objectives} & parameters)
+        if clash:
+            raise ValueError(f"{', '.join(clash)} is both a parameter and an objective")
+        return objectives
+
+    @property
+    def objective(self) -> Objective:
+        """The campaign's single objective."""
+        return self.objectives[0]
+
+    @property
+    def initial_size(self) -> int:
+        """How many Sobol experiments open the campaign (never more than the budget)."""
+        default = max(5, 2 * len(self.space))
+        return min(self.proposer.initial.n or default, self.budget.experiments)
+
+
+@cache
+def campaign_model_for(driver_config: type[DriverConfig]) -> type[Campaign]:
+    """The campaign schema whose ``driver`` section is checked by ``driver_config``."""
+    return create_model(
+        f"Campaign[{driver_config.__name__}]",
+        __base__=Campaign,
+        driver=(driver_config, Field(description=Campaign.model_fields["driver"].description)),
+    )

@@ -1,0 +1,1 @@
+"""The ``tansaku`` command line."""

@@ -1,0 +1,233 @@
+"""``tansaku``: validate, run, inspect and export campaigns.
+
+Exit codes: 0 done; 1 the run failed; 2 refused before anything ran (invalid campaign,
+busy or mismatched run directory); 130 interrupted (run again to resume).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="Closed-loop experiment campaigns: a BoTorch proposer and your instrument, in a loop.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+server_app = typer.Typer(
+    help="The background Prefect server tansaku runs start and reuse.", no_args_is_help=True
+)
+app.add_typer(server_app, name="server")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+REFUSED = 2
+INTERRUPTED = 130
+
+CampaignFile = Annotated[Path, typer.Argument(help="Campaign YAML file.", show_default=False)]
+RunDir = Annotated[Path, typer.Argument(help="A campaign's run directory.", show_default=False)]
+
+
+class ExportFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+def _refuse(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    return typer.Exit(REFUSED)
+
+
+def _load(path: Path):
+    from orchestrator.campaign import CampaignError, load_campaign
+
+    try:
+        return load_campaign(path)
+    except CampaignError as error:
+        for problem in error.problems:
+            err.print(f"[red]{problem}[/]", soft_wrap=True, markup=False)
+        count = len(error.problems)
+        raise _refuse(f"{path} has {count} problem{'s' * (count != 1)}; nothing was run") from None
+
+
+@app.command()
+def validate(campaign: CampaignFile) -> None:
+    """Check a campaign file and summarise it; exit 2 listing every problem otherwise."""
+    from orchestrator.cli.views import campaign_table
+
+    loaded = _load(campaign)
+    out.print(campaign_table(loaded))
+    out.print(f"[green]✓[/] {campaign} is a valid campaign")
+
+
+@app.command()
+def run(
+    campaign: CampaignFile,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Measure with the campaign's declared simulator, in virtual time."
+        ),
+    ] = False,
+    run_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where the ledger and logs go (default: the campaign's run_dir, or runs/<name>)."
+        ),
+    ] = None,
+) -> None:
+    """Run a campaign, or resume it from its run directory, until its budget is spent."""
+    from orchestrator.flows.runner import DryRunUnavailableError, check_dry_run
+
+    loaded = _load(campaign)
+    try:
+        check_dry_run(loaded, dry_run)
+    except DryRunUnavailableError as error:
+        raise _refuse(str(error)) from None
+    if run_dir is None:
+        declared = loaded.campaign.run_dir
+        run_dir = loaded.base_dir / declared if declared else Path("runs") / loaded.campaign.name
+    _run(loaded, run_dir, dry_run)
+
+
+def _run(loaded, run_dir: Path, dry_run: bool) -> None:
+    from orchestrator.cli.views import ProgressDisplay, summary_panel
+    from orchestrator.flows.prefect_server import ServerStartError
+    from orchestrator.flows.runner import LOG_FILE, run_campaign
+    from orchestrator.ledger import Ledger, LedgerMismatchError, RunDirectoryBusyError
+    from orchestrator.report import summarize
+
+    display = ProgressDisplay(out)
+    mode = "dry run" if dry_run else "run"
+    out.print(f"[bold]{loaded.campaign.name}[/] · {mode} in {run_dir} · log: {run_dir / LOG_FILE}")
+
+    def on_ready(ledger: Ledger, prefect_ui: str | None) -> None:
+        if prefect_ui:
+            out.print(f"Prefect UI: {prefect_ui}")
+        display.start(ledger)
+
+    try:
+        outcome = run_campaign(loaded, run_dir, dry_run, on_ready=on_ready)
+    except (LedgerMismatchError, RunDirectoryBusyError) as error:
+        raise _refuse(f"{run_dir}: {error}") from None
+    except ServerStartError as error:
+        err.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        display.stop()
+        err.print("[yellow]Interrupted.[/] Run the same command again to resume.")
+        raise typer.Exit(INTERRUPTED) from None
+    finally:
+        display.stop()
+    ledger = Ledger.open(run_dir, create=False)
+    try:
+        summary = summarize(ledger)
+    finally:
+        ledger.close()
+    if summary is not None:
+        out.print(summary_panel(summary))
+    if outcome.stop_reason is None:
+        out.print("The campaign had already finished; nothing was run.")
+
+
+@app.command()
+def status(
+    run_dir: RunDir,
+    last: Annotated[int, typer.Option(help="How many recent experiments to list.")] = 10,
+) -> None:
+    """Progress, best result and simulated calendar of a campaign, from its ledger."""
+    from orchestrator.cli.views import experiments_table, summary_panel
+    from orchestrator.ledger import Ledger, is_held
+    from orchestrator.report import summarize
+
+    try:
+        ledger = Ledger.open(run_dir, create=False)
+    except FileNotFoundError as error:
+        raise _refuse(str(error)) from None
+    try:
+        summary = summarize(ledger)
+    finally:
+        ledger.close()
+    if summary is None:
+        raise _refuse(f"{run_dir} holds no campaign yet")
+    out.print(summary_panel(summary, running=is_held(run_dir)))
+    if last > 0 and summary.experiments:
+        out.print(experiments_table(summary, last))
+
+
+@app.command()
+def export(
+    run_dir: RunDir,
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="File format.")] = (
+        ExportFormat.csv
+    ),
+) -> None:
+    """Write one row per experiment (parameters, objective, status, times) to a file."""
+    import pandas as pd
+
+    from orchestrator.ledger import Ledger
+    from orchestrator.report import experiment_rows, summarize
+
+    try:
+        ledger = Ledger.open(run_dir, create=False)
+    except FileNotFoundError as error:
+        raise _refuse(str(error)) from None
+    try:
+        summary = summarize(ledger)
+    finally:
+        ledger.close()
+    if summary is None:
+        raise _refuse(f"{run_dir} holds no campaign yet")
+    frame = pd.DataFrame(experiment_rows(summary))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if format is ExportFormat.csv:
+        frame.to_csv(output, index=False)
+    else:
+        frame.to_parquet(output, index=False)
+    out.print(f"wrote {len(frame)} experiments to {output}")
+
+
+@server_app.command("start")
+def server_start() -> None:
+    """Start the background Prefect server (a run starts it by itself when needed)."""
+    from orchestrator.flows.prefect_server import ensure_server, prefect_home
+
+    state = ensure_server(prefect_home())
+    out.print(f"Prefect server running at {state.url} (pid {state.pid}, log {state.log})")
+
+
+@server_app.command("stop")
+def server_stop() -> None:
+    """Stop the background Prefect server."""
+    from orchestrator.flows.prefect_server import prefect_home, stop_server
+
+    state = stop_server(prefect_home())
+    out.print(
+        f"stopped the Prefect server at {state.url}"
+        if state
+        else "no background Prefect server was running"
+    )
+
+
+@server_app.command("status")
+def server_status() -> None:
+    """Say whether the background Prefect server is up, and where."""
+    from orchestrator.flows.prefect_server import prefect_home, running_server
+
+    state = running_server(prefect_home())
+    out.print(
+        f"Prefect server running at {state.url} (pid {state.pid})"
+        if state
+        else "no background Prefect server is running"
+    )
+
+
+def main() -> None:
+    app()

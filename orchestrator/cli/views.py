@@ -1,0 +1,167 @@
+"""How campaigns look in the terminal (rich renderables); no logic of their own."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from drivers.units import format_duration
+from orchestrator.campaign import LoadedCampaign
+from orchestrator.campaign.schema import CategoricalParameter, ContinuousParameter
+from orchestrator.ledger import Ledger
+from orchestrator.report import CampaignSummary, summarize
+
+
+def campaign_table(loaded: LoadedCampaign) -> Table:
+    """The campaign's space, goal, budget and instrument, as ``validate`` shows them."""
+    campaign = loaded.campaign
+    table = Table(title=f"{campaign.name} ({loaded.path})", title_justify="left")
+    table.add_column("parameter")
+    table.add_column("type")
+    table.add_column("range / values")
+    for p in campaign.space:
+        if isinstance(p, CategoricalParameter):
+            values = ", ".join(map(str, p.values))
+        else:
+            log = " (log)" if isinstance(p, ContinuousParameter) and p.log_scale else ""
+            values = f"[{p.bounds[0]}, {p.bounds[1]}]{log}" + (f" {p.unit}" if p.unit else "")
+        table.add_row(p.name, p.type, values)
+    objective = campaign.objective
+    budget = f"{campaign.budget.experiments} experiments"
+    if campaign.budget.wall_clock is not None:
+        budget += f", at most {format_duration(campaign.budget.wall_clock)}"
+    dry_run = campaign.dry_run.simulator.type if campaign.dry_run else "—"
+    table.caption = (
+        f"{objective.goal} {objective.name} · budget {budget} · "
+        f"{campaign.initial_size} Sobol then GP, batch {campaign.proposer.batch_size} · "
+        f"driver {campaign.driver.type} · dry-run simulator {dry_run}"
+    )
+    table.caption_justify = "left"
+    return table
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
+def summary_panel(summary: CampaignSummary, running: bool | None = None) -> Panel:
+    """Progress, best result, stop reason and (simulated) calendar of a campaign."""
+    counts = summary.counts
+    lines = [
+        f"experiments  {summary.finished}/{summary.budget} · done {counts['done']} · "
+        f"failed {counts['failed']} · running {counts['running']} · queued {counts['proposed']}"
+    ]
+    best = summary.best
+    if best is not None:
+        point = ", ".join(f"{k}={_short(v)}" for k, v in best.parameters.items())
+        lines.append(
+            f"best {summary.objective} ({summary.goal})  {_short(best.objective)} "
+            f"at #{best.id}: {point}"
+        )
+    calendar = summary.calendar
+    if calendar is not None:
+        kind = "simulated calendar" if summary.record.mode == "dry-run" else "calendar"
+        start, end = calendar
+        lines.append(
+            f"{kind}  {_when(start)} → {_when(end)} UTC "
+            f"({format_duration(end - start)}; instrument busy "
+            f"{format_duration(summary.instrument_time)})"
+        )
+    if summary.record.stop_reason:
+        lines.append(f"stopped  {summary.record.stop_reason}")
+    if running is not None:
+        lines.append(
+            "state  "
+            + (
+                "running now"
+                if running
+                else "finished"
+                if summary.record.stop_reason
+                else "stopped; `tansaku run` resumes it"
+            )
+        )
+    mode = " (dry run)" if summary.record.mode == "dry-run" else ""
+    return Panel("\n".join(lines), title=f"{summary.name}{mode}", title_align="left")
+
+
+def experiments_table(summary: CampaignSummary, last: int) -> Table:
+    """The latest ``last`` experiments."""
+    simulated = summary.record.mode == "dry-run"
+    table = Table(
+        title=f"last {min(last, len(summary.experiments))} experiments", title_justify="left"
+    )
+    for column in (
+        "#",
+        "method",
+        "status",
+        summary.objective,
+        "parameters",
+        "simulated end" if simulated else "end",
+    ):
+        table.add_column(column)
+    for e in summary.experiments[-last:]:
+        point = ", ".join(f"{k}={_short(v)}" for k, v in e.parameters.items())
+        outcome = _short(e.objective) if e.objective is not None else (e.failure or "")
+        end = _when(e.finished_at) if e.finished_at else ""
+        table.add_row(str(e.id), e.method, e.status, outcome, point, end)
+    return table
+
+
+def _short(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+class ProgressDisplay:
+    """A live progress bar fed by polling the ledger, the campaign's single source of truth."""
+
+    def __init__(self, console: Console, interval_s: float = 0.25) -> None:
+        self._console = console
+        self._interval = interval_s
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[best]}"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+
+    def start(self, ledger: Ledger) -> None:
+        summary = summarize(ledger)
+        assert summary is not None
+        task = self._progress.add_task(summary.name, total=summary.budget, best="")
+        self._progress.start()
+        self._thread = threading.Thread(target=self._poll, args=(ledger, task), daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stopped.set()
+        self._thread.join()
+        self._thread = None
+        self._progress.stop()
+
+    def _poll(self, ledger: Ledger, task: int) -> None:
+        while True:
+            stopping = self._stopped.wait(self._interval)
+            summary = summarize(ledger)
+            if summary is not None:
+                best = summary.best
+                text = (
+                    f"best {summary.objective} {_short(best.objective)} (#{best.id})"
+                    if best
+                    else ""
+                )
+                self._progress.update(
+                    task, completed=summary.finished, total=summary.budget, best=text
+                )
+            if stopping:
+                return

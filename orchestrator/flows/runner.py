@@ -1,0 +1,186 @@
+"""Everything around the flow for one ``tansaku run``: run directory, lock, logs, Prefect.
+
+Order matters for start-up time and for the promise that bad input writes nothing: the
+campaign is already valid when this runs; the run directory is created and locked
+first, logging is routed before Prefect is imported, the Prefect server is found (or
+started in the background) while torch is still unloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+
+from drivers.base import Driver
+from drivers.registry import load_driver
+from drivers.simulated import SimulatedDriver, SimulatedDriverConfig
+from orchestrator.campaign import LoadedCampaign
+from orchestrator.ledger import Ledger, RunDirectoryLock
+
+LOG_FILE = "tansaku.log"
+logger = logging.getLogger("tansaku.run")
+
+
+class DryRunUnavailableError(ValueError):
+    """``--dry-run`` on a campaign that declares no simulator."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    stop_reason: str | None
+    """Why the campaign stopped; ``None`` if it was already finished before this run."""
+    prefect_ui: str | None
+
+
+def run_campaign(
+    loaded: LoadedCampaign,
+    run_dir: Path,
+    dry_run: bool,
+    on_ready: Callable[[Ledger, str | None], None] | None = None,
+) -> RunOutcome:
+    """Run (or resume) ``loaded`` in ``run_dir`` until it stops.
+
+    ``on_ready(ledger, prefect_ui)`` is called once the ledger holds the campaign and
+    before the first experiment, e.g. to start a progress display.
+    """
+    check_dry_run(loaded, dry_run)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with RunDirectoryLock(run_dir):
+        _route_logs(run_dir / LOG_FILE)
+        prefect_ui, api_url = _prefect_api()
+        ledger = Ledger.open(run_dir)
+        try:
+            return _run_locked(loaded, run_dir, dry_run, ledger, api_url, prefect_ui, on_ready)
+        finally:
+            ledger.close()
+
+
+def check_dry_run(loaded: LoadedCampaign, dry_run: bool) -> None:
+    """Refuse ``--dry-run`` on a campaign that declares no simulator, before anything runs."""
+    campaign = loaded.campaign
+    if (
+        dry_run
+        and campaign.dry_run is None
+        and not isinstance(campaign.driver, SimulatedDriverConfig)
+    ):
+        raise DryRunUnavailableError(
+            f"{loaded.path}: --dry-run needs a `dry_run: {{simulator: ...}}` section, "
+            f"which this {campaign.driver.type} campaign lacks"
+        )
+
+
+def _run_locked(
+    loaded: LoadedCampaign,
+    run_dir: Path,
+    dry_run: bool,
+    ledger: Ledger,
+    api_url: str | None,
+    prefect_ui: str | None,
+    on_ready: Callable[[Ledger, str | None], None] | None,
+) -> RunOutcome:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from orchestrator.flows.campaign_flow import campaign_flow, flow_run_name
+
+    campaign = loaded.campaign
+    existing = ledger.campaign()
+    clock = (ledger.last_finished_at() or existing.clock_start) if existing else None
+    driver = build_driver(loaded, run_dir, dry_run, clock)
+    ledger.start_campaign(
+        name=campaign.name,
+        fingerprint=fingerprint(loaded),
+        mode="dry-run" if dry_run else "live",
+        source_path=str(loaded.path.resolve()),
+        source_text=loaded.text,
+        snapshot=campaign.model_dump(mode="json"),
+        clock_start=driver.now(),
+    )
+    if existing is not None:
+        requeued = ledger.reconcile_interrupted(campaign.driver.on_interrupted, driver.now())
+        if requeued:
+            logger.info(
+                "experiments interrupted by the previous run: %s (%s)",
+                requeued,
+                campaign.driver.on_interrupted,
+            )
+    if on_ready is not None:
+        on_ready(ledger, prefect_ui)
+    session = ledger.start_session()
+    outcome = "crashed"
+    driver.connect()
+    try:
+        with (
+            _sigterm_as_interrupt(),
+            temporary_settings(updates={PREFECT_API_URL: api_url} if api_url else {}),
+        ):
+            reason = campaign_flow.with_options(
+                flow_run_name=flow_run_name(loaded, run_dir), validate_parameters=False
+            )(loaded, ledger, driver, session)
+        outcome = "finished"
+        return RunOutcome(reason, prefect_ui)
+    except KeyboardInterrupt:
+        outcome = "interrupted"
+        raise
+    finally:
+        driver.close()
+        ledger.end_session(session, outcome)
+
+
+def build_driver(
+    loaded: LoadedCampaign, run_dir: Path, dry_run: bool, clock_start: datetime | None
+) -> Driver:
+    """The campaign's driver, or its simulator in place of it for a dry run."""
+    campaign = loaded.campaign
+    context = loaded.context(run_dir=run_dir, clock_start=clock_start)
+    if dry_run and campaign.dry_run is not None:
+        return SimulatedDriver.for_dry_run(campaign.dry_run.simulator, context)
+    return load_driver(campaign.driver.type)(campaign.driver, context)
+
+
+def fingerprint(loaded: LoadedCampaign) -> str:
+    """Hash of the settings that shape the data; a resumed run must have the same."""
+    settings = loaded.campaign.model_dump(mode="json", exclude={"budget", "description", "run_dir"})
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def _route_logs(log_file: Path) -> None:
+    """Send Prefect's and tansaku's logs, and Python warnings, to ``log_file`` only."""
+    os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(Path(__file__).with_name("logging.yml"))
+    os.environ["PREFECT_LOGGING_HANDLERS_FILE_FILENAME"] = str(log_file.resolve())
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    logging.captureWarnings(True)
+    warnings.simplefilter("default")
+
+
+def _prefect_api() -> tuple[str | None, str | None]:
+    """``(UI address, API URL to use)``: the user's server, or tansaku's background one."""
+    from orchestrator.flows.prefect_server import configured_api_url, ensure_server, prefect_home
+
+    configured = configured_api_url()
+    if configured:
+        return configured.removesuffix("/api"), None
+    server = ensure_server(prefect_home())
+    return server.url, server.api_url
+
+
+class _sigterm_as_interrupt:
+    """Treat SIGTERM like Ctrl-C, so the driver is closed and the ledger notes the stop."""
+
+    def __enter__(self) -> None:
+        self._previous = signal.signal(signal.SIGTERM, self._raise)
+
+    def __exit__(self, *exc_info: object) -> None:
+        signal.signal(signal.SIGTERM, self._previous)
+
+    @staticmethod
+    def _raise(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")

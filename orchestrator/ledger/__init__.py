@@ -1,0 +1,21 @@
+"""The campaign ledger (SQLite in the run directory) and the run directory's lock."""
+
+from orchestrator.ledger.ledger import (
+    LEDGER_FILE,
+    CampaignRecord,
+    ExperimentRecord,
+    Ledger,
+    LedgerMismatchError,
+)
+from orchestrator.ledger.lock import RunDirectoryBusyError, RunDirectoryLock, is_held
+
+__all__ = [
+    "LEDGER_FILE",
+    "CampaignRecord",
+    "ExperimentRecord",
+    "Ledger",
+    "LedgerMismatchError",
+    "RunDirectoryBusyError",
+    "RunDirectoryLock",
+    "is_held",
+]

@@ -1,0 +1,412 @@
+"""The ledger: every proposal and every result of a campaign, committed before acting.
+
+It is the campaign's single source of truth. The flow writes a proposal before it is
+sent, marks it running before the driver starts, and writes the result in the same
+transaction that closes the experiment; a restarted campaign reads it back and carries on.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from orchestrator.ledger import tables
+
+LEDGER_FILE = "ledger.sqlite"
+
+Status = Literal["proposed", "running", "done", "failed"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class LedgerMismatchError(ValueError):
+    """The run directory holds another campaign, or the same one in another mode."""
+
+
+@dataclass(frozen=True)
+class ExperimentRecord:
+    """An experiment as the ledger knows it, with its result once there is one."""
+
+    id: int
+    batch: int
+    parameters: dict[str, Any]
+    method: str
+    proposer: dict[str, Any]
+    warm_start: dict[str, Any] | None
+    status: Status
+    attempts: int
+    proposed_at: datetime
+    updated_at: datetime
+    objective: float | None = None
+    failure: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    driver_seconds: float | None = None
+
+
+@dataclass(frozen=True)
+class CampaignRecord:
+    name: str
+    mode: str
+    snapshot: dict[str, Any]
+    source_path: str
+    created_at: datetime
+    clock_start: datetime
+    stop_reason: str | None
+    stopped_at: datetime | None
+
+
+class Ledger:
+    """Read and write one campaign's ledger.
+
+    Args:
+        engine: a SQLAlchemy engine; :meth:`open` makes the SQLite one for a run directory.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, run_dir: Path, create: bool = True) -> Ledger:
+        """The SQLite ledger in ``run_dir`` (WAL mode, durable commits)."""
+        path = run_dir / LEDGER_FILE
+        if not create and not path.is_file():
+            raise FileNotFoundError(f"{run_dir} holds no campaign ledger ({LEDGER_FILE})")
+        engine = create_engine(f"sqlite:///{path}")
+        event.listen(engine, "connect", _sqlite_pragmas)
+        if create:
+            tables.metadata.create_all(engine)
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.begin() as connection:
+            yield connection
+
+    # The campaign ----------------------------------------------------------------------
+
+    def campaign(self) -> CampaignRecord | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(tables.campaign)).mappings().first()
+        if row is None:
+            return None
+        return CampaignRecord(
+            name=row["name"],
+            mode=row["mode"],
+            snapshot=row["snapshot"],
+            source_path=row["source_path"],
+            created_at=row["created_at"],
+            clock_start=row["clock_start"],
+            stop_reason=row["stop_reason"],
+            stopped_at=row["stopped_at"],
+        )
+
+    def start_campaign(
+        self,
+        *,
+        name: str,
+        fingerprint: str,
+        mode: str,
+        source_path: str,
+        source_text: str,
+        snapshot: Mapping[str, Any],
+        clock_start: datetime,
+    ) -> CampaignRecord:
+        """Record the campaign, or check that this directory already holds the same one.
+
+        A resume may change the budget or the description; anything else that shapes the
+        data (space, objective, seed, proposer, driver) must match.
+        """
+        existing = self.campaign_fingerprint()
+        with self._write() as connection:
+            if existing is None:
+                connection.execute(
+                    insert(tables.campaign).values(
+                        id=1,
+                        name=name,
+                        schema_version=tables.SCHEMA_VERSION,
+                        fingerprint=fingerprint,
+                        mode=mode,
+                        source_path=source_path,
+                        source_text=source_text,
+                        snapshot=dict(snapshot),
+                        created_at=utcnow(),
+                        clock_start=clock_start,
+                    )
+                )
+            else:
+                stored_name, stored_fingerprint, stored_mode = existing
+                if stored_name != name or stored_fingerprint != fingerprint:
+                    raise LedgerMismatchError(
+                        f"this run directory holds campaign {stored_name!r} with other "
+                        "settings; only the budget and description may change between runs. "
+                        "Use a new --run-dir for a changed campaign."
+                    )
+                if stored_mode != mode:
+                    raise LedgerMismatchError(
+                        f"this run directory holds a {stored_mode} campaign; it cannot be "
+                        f"continued as {mode}, or simulated and real results would mix. "
+                        "Use a new --run-dir."
+                    )
+                connection.execute(
+                    update(tables.campaign).values(
+                        source_path=source_path,
+                        source_text=source_text,
+                        snapshot=dict(snapshot),
+                        stop_reason=None,
+                        stopped_at=None,
+                    )
+                )
+        record = self.campaign()
+        assert record is not None
+        return record
+
+    def campaign_fingerprint(self) -> tuple[str, str, str] | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(
+                    tables.campaign.c.name, tables.campaign.c.fingerprint, tables.campaign.c.mode
+                )
+            ).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+    def record_stop(self, reason: str) -> None:
+        """Close the campaign: it reached its budget or another stopping rule."""
+        with self._write() as connection:
+            connection.execute(
+                update(tables.campaign).values(stop_reason=reason, stopped_at=utcnow())
+            )
+
+    # Sessions: one per `tansaku run` process ---------------------------------------------
+
+    def start_session(self) -> int:
+        with self._write() as connection:
+            result = connection.execute(
+                insert(tables.sessions).values(
+                    pid=os.getpid(),
+                    host=socket.gethostname(),
+                    started_at=utcnow(),
+                )
+            )
+        return int(result.inserted_primary_key[0])
+
+    def set_session_flow_run(self, session: int, flow_run_id: str) -> None:
+        with self._write() as connection:
+            connection.execute(
+                update(tables.sessions)
+                .where(tables.sessions.c.id == session)
+                .values(flow_run_id=flow_run_id)
+            )
+
+    def end_session(self, session: int, outcome: str) -> None:
+        with self._write() as connection:
+            connection.execute(
+                update(tables.sessions)
+                .where(tables.sessions.c.id == session)
+                .values(ended_at=utcnow(), outcome=outcome)
+            )
+
+    def sessions(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(tables.sessions).order_by(tables.sessions.c.id))
+            return [dict(row) for row in rows.mappings()]
+
+    # Experiments -----------------------------------------------------------------------
+
+    def record_proposals(self, proposals: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Commit new experiments as ``proposed``; returns their ids.
+
+        Each mapping holds ``parameters``, ``method``, ``proposer`` and ``warm_start``.
+        Proposals recorded together share a batch number.
+        """
+        now = utcnow()
+        with self._write() as connection:
+            last_id, last_batch = connection.execute(
+                select(
+                    func.coalesce(func.max(tables.experiments.c.id), 0),
+                    func.coalesce(func.max(tables.experiments.c.batch), 0),
+                )
+            ).one()
+            ids = [last_id + 1 + i for i in range(len(proposals))]
+            for experiment_id, proposal in zip(ids, proposals, strict=True):
+                connection.execute(
+                    insert(tables.experiments).values(
+                        id=experiment_id,
+                        batch=last_batch + 1,
+                        parameters=dict(proposal["parameters"]),
+                        method=proposal["method"],
+                        proposer=_json_safe(proposal["proposer"]),
+                        warm_start=proposal["warm_start"],
+                        status="proposed",
+                        attempts=0,
+                        proposed_at=now,
+                        updated_at=now,
+                    )
+                )
+                _transition(connection, experiment_id, "proposed", now, None)
+        return ids
+
+    def mark_running(self, experiment_id: int) -> None:
+        """The driver is about to start this experiment."""
+        now = utcnow()
+        with self._write() as connection:
+            connection.execute(
+                update(tables.experiments)
+                .where(tables.experiments.c.id == experiment_id)
+                .values(
+                    status="running", attempts=tables.experiments.c.attempts + 1, updated_at=now
+                )
+            )
+            _transition(connection, experiment_id, "running", now, None)
+
+    def record_result(
+        self,
+        experiment_id: int,
+        *,
+        objective: float | None,
+        values: Mapping[str, Any],
+        raw: Mapping[str, Any],
+        failure: str | None,
+        started_at: datetime,
+        finished_at: datetime,
+        driver_seconds: float,
+    ) -> None:
+        """Close an experiment: ``done`` with its objective, or ``failed`` with the reason."""
+        now = utcnow()
+        status: Status = "failed" if failure else "done"
+        with self._write() as connection:
+            connection.execute(
+                insert(tables.results).values(
+                    experiment_id=experiment_id,
+                    ok=failure is None,
+                    objective=objective,
+                    values=_json_safe(values),
+                    raw=_json_safe(raw),
+                    failure=failure,
+                    started_at=started_at,
+                    finished_at=finished_at,
+                    driver_seconds=driver_seconds,
+                    recorded_at=now,
+                )
+            )
+            connection.execute(
+                update(tables.experiments)
+                .where(tables.experiments.c.id == experiment_id)
+                .values(status=status, updated_at=now)
+            )
+            _transition(connection, experiment_id, status, now, failure)
+
+    def reconcile_interrupted(self, policy: Literal["rerun", "fail"], when: datetime) -> list[int]:
+        """Deal with experiments a dead process left ``running``; returns their ids.
+
+        ``rerun`` puts them back in the queue as ``proposed``; ``fail`` closes them as
+        failed. Either way none is lost and none gets two results.
+        """
+        now = utcnow()
+        with self._write() as connection:
+            ids = list(
+                connection.execute(
+                    select(tables.experiments.c.id).where(tables.experiments.c.status == "running")
+                ).scalars()
+            )
+            for experiment_id in ids:
+                if policy == "rerun":
+                    connection.execute(
+                        update(tables.experiments)
+                        .where(tables.experiments.c.id == experiment_id)
+                        .values(status="proposed", updated_at=now)
+                    )
+                    _transition(
+                        connection,
+                        experiment_id,
+                        "proposed",
+                        now,
+                        "interrupted while running; queued to run again",
+                    )
+        if policy == "fail":
+            for experiment_id in ids:
+                self.record_result(
+                    experiment_id,
+                    objective=None,
+                    values={},
+                    raw={},
+                    failure="interrupted while running (on_interrupted: fail)",
+                    started_at=when,
+                    finished_at=when,
+                    driver_seconds=0.0,
+                )
+        return ids
+
+    def experiments(self) -> list[ExperimentRecord]:
+        """Every experiment, in id order, with its result where there is one."""
+        e, r = tables.experiments, tables.results
+        query = (
+            select(
+                e, r.c.objective, r.c.failure, r.c.started_at, r.c.finished_at, r.c.driver_seconds
+            )
+            .select_from(e.outerjoin(r, r.c.experiment_id == e.c.id))
+            .order_by(e.c.id)
+        )
+        with self.engine.connect() as connection:
+            rows = connection.execute(query).mappings().all()
+        return [ExperimentRecord(**dict(row)) for row in rows]
+
+    def results_table(self) -> list[dict[str, Any]]:
+        """Every result row as stored, for export."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(tables.results).order_by(tables.results.c.experiment_id)
+            )
+            return [dict(row) for row in rows.mappings()]
+
+    def last_finished_at(self) -> datetime | None:
+        """The instrument clock at the end of the latest result."""
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.max(tables.results.c.finished_at))).scalar()
+
+
+def _transition(
+    connection: Connection, experiment_id: int, status: str, at: datetime, note: str | None
+) -> None:
+    connection.execute(
+        insert(tables.transitions).values(
+            experiment_id=experiment_id, status=status, at=at, note=note
+        )
+    )
+
+
+def _json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity: keep such readings as text, so they are not lost."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: ConnectionPoolEntry) -> None:
+    del connection_record
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # FULL: a committed proposal or result survives a power cut, not only a crash.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()

@@ -1,0 +1,112 @@
+"""The ledger's tables (SQLAlchemy Core): SQLite by default, any SQLAlchemy URL later."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+
+SCHEMA_VERSION = 1
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes, also on SQLite, which stores them without a zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value} would be ambiguous in the ledger")
+        return value.astimezone(UTC).replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+campaign = Table(
+    "campaign", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("schema_version", Integer, nullable=False),
+    Column("fingerprint", String(64), nullable=False,
+           doc="Hash of the settings that shape the data; a resume must match it."),
+    Column("mode", String(16), nullable=False, doc="'dry-run' or 'live'."),
+    Column("source_path", Text, nullable=False),
+    Column("source_text", Text, nullable=False, doc="The campaign file as last run."),
+    Column("snapshot", JSON, nullable=False, doc="The validated campaign, as last run."),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("clock_start", UtcDateTime, nullable=False,
+           doc="The instrument clock when the campaign began (virtual in a dry run)."),
+    Column("stop_reason", Text),
+    Column("stopped_at", UtcDateTime),
+)  # fmt: skip
+
+experiments = Table(
+    "experiments", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("batch", Integer, nullable=False),
+    Column("parameters", JSON, nullable=False),
+    Column("method", String(16), nullable=False),
+    Column("proposer", JSON, nullable=False, doc="How the proposer chose it."),
+    Column("warm_start", JSON, doc="Model hyperparameters the next fit may start from."),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("proposed_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)  # fmt: skip
+
+transitions = Table(
+    "transitions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("note", Text),
+)  # fmt: skip
+
+results = Table(
+    "results", metadata,
+    # One result per experiment: the primary key refuses a second measurement.
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), primary_key=True),
+    Column("ok", Boolean, nullable=False),
+    Column("objective", Float, doc="The objective value, when the result is usable."),
+    Column("values", JSON, nullable=False, doc="Every reading as the instrument gave it."),
+    Column("raw", JSON, nullable=False),
+    Column("failure", Text, doc="Why the experiment failed, when it did."),
+    Column("started_at", UtcDateTime, nullable=False, doc="Instrument clock."),
+    Column("finished_at", UtcDateTime, nullable=False, doc="Instrument clock."),
+    Column("driver_seconds", Float, nullable=False, doc="Wall time spent in the driver."),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)  # fmt: skip
+
+sessions = Table(
+    "sessions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("pid", Integer, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("started_at", UtcDateTime, nullable=False),
+    Column("ended_at", UtcDateTime),
+    Column("outcome", Text),
+    Column("flow_run_id", String(64)),
+)  # fmt: skip

@@ -1,0 +1,8 @@
+"""Choosing experiments: Sobol to start, then a GP and noisy log expected improvement.
+
+Importing this package is cheap; torch and BoTorch load on the first suggestion.
+"""
+
+from orchestrator.proposer.proposer import Observation, Proposal, Proposer
+
+__all__ = ["Observation", "Proposal", "Proposer"]

@@ -1,0 +1,108 @@
+"""What a campaign's ledger says, summarised for people: progress, best result, calendar."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from orchestrator.ledger import CampaignRecord, ExperimentRecord, Ledger
+
+
+@dataclass(frozen=True)
+class CampaignSummary:
+    """A campaign at a glance, read from its ledger alone (no campaign file needed)."""
+
+    record: CampaignRecord
+    experiments: list[ExperimentRecord]
+
+    @property
+    def name(self) -> str:
+        return self.record.name
+
+    @property
+    def budget(self) -> int:
+        return int(self.record.snapshot["budget"]["experiments"])
+
+    @property
+    def objective(self) -> str:
+        return str(self.record.snapshot["objectives"][0]["name"])
+
+    @property
+    def goal(self) -> str:
+        return str(self.record.snapshot["objectives"][0]["goal"])
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return [p["name"] for p in self.record.snapshot["space"]]
+
+    @property
+    def counts(self) -> Counter[str]:
+        """Experiments by status: proposed, running, done, failed."""
+        return Counter(e.status for e in self.experiments)
+
+    @property
+    def finished(self) -> int:
+        """Experiments with a result, failed ones included: what the budget counts."""
+        return self.counts["done"] + self.counts["failed"]
+
+    @property
+    def best(self) -> ExperimentRecord | None:
+        """The best successful experiment so far (the earliest, on ties)."""
+        done = [e for e in self.experiments if e.status == "done" and e.objective is not None]
+        if not done:
+            return None
+        sign = 1.0 if self.goal == "maximize" else -1.0
+        return max(done, key=lambda e: (sign * float(e.objective or 0.0), -e.id))
+
+    @property
+    def calendar(self) -> tuple[datetime, datetime] | None:
+        """Instrument clock at the campaign's start and at its latest result."""
+        ends = [e.finished_at for e in self.experiments if e.finished_at is not None]
+        return (self.record.clock_start, max(ends)) if ends else None
+
+    @property
+    def instrument_time(self) -> timedelta:
+        """Time the instrument spent on experiments (its own clock)."""
+        return sum(
+            (
+                e.finished_at - e.started_at
+                for e in self.experiments
+                if e.finished_at is not None and e.started_at is not None
+            ),
+            timedelta(0),
+        )
+
+
+def summarize(ledger: Ledger) -> CampaignSummary | None:
+    """The summary of the campaign in ``ledger``; ``None`` before it is recorded."""
+    record = ledger.campaign()
+    return None if record is None else CampaignSummary(record, ledger.experiments())
+
+
+def experiment_rows(summary: CampaignSummary) -> list[dict[str, Any]]:
+    """One flat row per experiment: parameters, objective, status, times, how chosen."""
+    rows = []
+    for e in summary.experiments:
+        row: dict[str, Any] = {
+            "experiment": e.id,
+            "batch": e.batch,
+            "method": e.method,
+            "status": e.status,
+            "attempts": e.attempts,
+        }
+        row.update({name: e.parameters.get(name) for name in summary.parameter_names})
+        row[summary.objective] = e.objective
+        row.update(
+            {
+                "failure": e.failure,
+                "proposed_at": e.proposed_at,
+                "started_at": e.started_at,
+                "finished_at": e.finished_at,
+                "driver_seconds": e.driver_seconds,
+                "log_acquisition_value": e.proposer.get("log_acquisition_value"),
+            }
+        )
+        rows.append(row)
+    return rows
