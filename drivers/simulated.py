@@ -8,6 +8,7 @@ seconds and still reports the calendar it would have taken.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,13 @@ from typing import Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt
 
-from drivers.base import CampaignContext, DriverConfig, Experiment, Measurement
+from drivers.base import (
+    CampaignContext,
+    DriverConfig,
+    Experiment,
+    InstrumentError,
+    Measurement,
+)
 from drivers.units import Duration
 from simulators.benchmarks import BENCHMARKS
 from simulators.dataset import read_header
@@ -32,6 +39,15 @@ class _SimulatorBase(BaseModel):
     )
     failure_rate: float = Field(
         0.0, ge=0.0, lt=1.0, description="Probability that an experiment fails outright."
+    )
+    fault_rate: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description=(
+            "Probability that one attempt raises an instrument error, which the campaign "
+            "retries as `driver.retries` allows: rehearses a flaky instrument."
+        ),
     )
     duration: Duration = Field(
         timedelta(0), description="Virtual time one experiment takes, e.g. '2h'."
@@ -174,6 +190,7 @@ class SimulatedDriver:
         if self._clock.tzinfo is None:
             self._clock = self._clock.replace(tzinfo=UTC)
         self._simulator: Callable[[Mapping[str, float | int | str]], float] | None = None
+        self._attempts: Counter[int] = Counter()
 
     @classmethod
     def for_dry_run(
@@ -193,6 +210,15 @@ class SimulatedDriver:
     def run(self, experiment: Experiment) -> Measurement:
         if self._simulator is None:
             raise RuntimeError("SimulatedDriver.run() called before connect()")
+        self._attempts[experiment.id] += 1
+        attempt = np.random.default_rng(
+            [self._context.seed, experiment.id, self._attempts[experiment.id]]
+        )
+        if attempt.random() < self._spec.fault_rate:
+            raise InstrumentError(
+                f"simulated instrument fault (fault_rate) on attempt "
+                f"{self._attempts[experiment.id]} of {experiment.label}"
+            )
         rng = np.random.default_rng([self._context.seed, experiment.id])
         started = self._clock
         self._clock = started + self._spec.duration

@@ -42,20 +42,28 @@ def optimize_log_nei(
         model, X_baseline=train_x, X_pending=x_pending, prune_baseline=True
     )
     discrete = encoding.integer_columns
-    categorical = encoding.categorical_columns
+    # A categorical with a single value is a constant, not a choice to search.
+    fixed = {i: 0.0 for i, values in encoding.categorical_columns.items() if len(values) == 1}
+    categorical = {i: v for i, v in encoding.categorical_columns.items() if i not in fixed}
     if discrete or categorical:
         candidates, _ = optimize_acqf_mixed_alternating(
             acquisition,
             bounds,
             discrete_dims=discrete or None,
             cat_dims=categorical or None,
+            fixed_features=fixed or None,
             q=q,
             num_restarts=num_restarts,
             raw_samples=raw_samples,
         )
     else:
         candidates, _ = optimize_acqf(
-            acquisition, bounds, q=q, num_restarts=num_restarts, raw_samples=raw_samples
+            acquisition,
+            bounds,
+            q=q,
+            num_restarts=num_restarts,
+            raw_samples=raw_samples,
+            fixed_features=fixed or None,
         )
     with torch.no_grad():
         value = float(acquisition(candidates.unsqueeze(0)).item())

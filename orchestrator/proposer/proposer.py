@@ -76,10 +76,18 @@ class Proposer:
             Fewer than ``n`` proposals while the initial design finishes, so that the
             first model sees all of it.
         """
+        started = time.perf_counter()
         initial_left = self.campaign.initial_size - proposed_so_far
         if initial_left > 0 or len(observations) < 2:
-            return self._sobol(n if initial_left <= 0 else min(n, initial_left), proposed_so_far)
-        return self._bayesian(n, observations, pending, proposed_so_far, warm_start)
+            proposals = self._sobol(
+                n if initial_left <= 0 else min(n, initial_left), proposed_so_far
+            )
+        else:
+            proposals = self._bayesian(n, observations, pending, proposed_so_far, warm_start)
+        elapsed = round(time.perf_counter() - started, 4)
+        for proposal in proposals:
+            proposal.details["suggest_seconds"] = elapsed
+        return proposals
 
     def _sobol(self, n: int, start: int) -> list[Proposal]:
         from torch.quasirandom import SobolEngine
@@ -133,7 +141,7 @@ class Proposer:
                 raw_samples=self.campaign.proposer.raw_samples,
             )
             finished = time.perf_counter()
-        details = {
+        details: dict[str, Any] = {
             "acquisition": "qLogNoisyExpectedImprovement",
             "log_acquisition_value": log_acquisition,
             "observations": len(observations),

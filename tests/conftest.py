@@ -1,0 +1,102 @@
+"""Shared fixtures. Prefect is pointed at a throw-away home before anything imports it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# The suite gets its own Prefect home (database, profile, background server), so it
+# neither needs nor touches the developer's Prefect set-up.
+PREFECT_HOME = Path(tempfile.mkdtemp(prefix="tansaku-tests-prefect-"))
+os.environ["PREFECT_HOME"] = str(PREFECT_HOME)
+for variable in ("PREFECT_API_URL", "PREFECT_PROFILE", "PREFECT_PROFILES_PATH"):
+    os.environ.pop(variable, None)
+
+REPO = Path(__file__).resolve().parents[1]
+TANSAKU = Path(sys.executable).parent / "tansaku"
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[str]:
+    """One background Prefect server for the whole suite, started the way a run would.
+
+    CLI subprocesses find it through ``PREFECT_HOME`` exactly as a user's second run
+    finds the server their first run started.
+    """
+    from orchestrator.flows.prefect_server import ensure_server, stop_server
+
+    state = ensure_server(PREFECT_HOME)
+    yield state.api_url
+    stop_server(PREFECT_HOME)
+    shutil.rmtree(PREFECT_HOME, ignore_errors=True)
+
+
+def tansaku(*args: str | Path, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run the installed ``tansaku`` console script and capture what a user would see."""
+    return subprocess.run(
+        [str(TANSAKU), *map(str, args)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+
+
+def write_campaign(folder: Path, text: str, name: str = "campaign.yaml") -> Path:
+    """Write a campaign file from an indented literal."""
+    path = folder / name
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+SMALL_BRANIN = """
+    name: {name}
+    seed: 4
+    budget: {{experiments: {budget}}}
+    space:
+      - {{name: x1, type: continuous, bounds: [-5, 10]}}
+      - {{name: x2, type: continuous, bounds: [0, 15]}}
+    objectives:
+      - {{name: y, goal: minimize}}
+    proposer:
+      initial: {{n: 4}}
+      num_restarts: 2
+      raw_samples: 64
+    driver:
+      type: simulated
+      retries: {retries}
+      retry_delay: {retry_delay}
+      simulator: {{type: benchmark, function: branin, duration: 2h, fault_rate: {fault_rate},
+                   start: 2026-12-01T09:00:00Z}}
+"""
+
+
+def small_branin(
+    folder: Path,
+    name: str = "small",
+    budget: int = 8,
+    retries: int = 0,
+    retry_delay: str = "1s",
+    fault_rate: float = 0.0,
+) -> Path:
+    """A quick Branin dry-run campaign (4 Sobol points, cheap acquisition optimisation)."""
+    return write_campaign(
+        folder,
+        SMALL_BRANIN.format(
+            name=name,
+            budget=budget,
+            retries=retries,
+            retry_delay=retry_delay,
+            fault_rate=fault_rate,
+        ),
+        name=f"{name}.yaml",
+    )
