@@ -89,7 +89,7 @@ def _run_locked(
 ) -> RunOutcome:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from orchestrator.flows.campaign_flow import campaign_flow, flow_run_name
+    from orchestrator.flows.campaign_flow import campaign_flow, flow_run_name, stop_reason
 
     campaign = loaded.campaign
     existing = ledger.campaign()
@@ -104,6 +104,10 @@ def _run_locked(
         snapshot=campaign.model_dump(mode="json"),
         clock_start=driver.now(),
     )
+    if existing is not None and existing.stop_reason is not None:
+        if stop_reason(loaded, ledger.experiments(), driver.now(), existing.clock_start):
+            return RunOutcome(None, prefect_ui)
+        ledger.reopen()
     if existing is not None:
         requeued = ledger.reconcile_interrupted(campaign.driver.on_interrupted, driver.now())
         if requeued:

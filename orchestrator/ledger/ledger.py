@@ -165,11 +165,7 @@ class Ledger:
                     )
                 connection.execute(
                     update(tables.campaign).values(
-                        source_path=source_path,
-                        source_text=source_text,
-                        snapshot=dict(snapshot),
-                        stop_reason=None,
-                        stopped_at=None,
+                        source_path=source_path, source_text=source_text, snapshot=dict(snapshot)
                     )
                 )
         record = self.campaign()
@@ -191,6 +187,11 @@ class Ledger:
             connection.execute(
                 update(tables.campaign).values(stop_reason=reason, stopped_at=utcnow())
             )
+
+    def reopen(self) -> None:
+        """Clear the stop reason: a raised budget lets a finished campaign go on."""
+        with self._write() as connection:
+            connection.execute(update(tables.campaign).values(stop_reason=None, stopped_at=None))
 
     # Sessions: one per `tansaku run` process ---------------------------------------------
 

@@ -1,0 +1,260 @@
+"""The real ``tansaku`` command, in subprocesses, on real files, a real ledger and Prefect."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from orchestrator.ledger import Ledger, RunDirectoryLock
+from tests.conftest import REPO, TANSAKU, small_branin, tansaku, write_campaign
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+PREFECT_NOISE = ("INFO", "Task run", "Flow run", "telemetry", "Traceback", "WARNING")
+
+
+def ledger_rows(run_dir: Path, query: str) -> list[tuple]:
+    with sqlite3.connect(f"file:{run_dir / 'ledger.sqlite'}?mode=ro", uri=True) as db:
+        return db.execute(query).fetchall()
+
+
+def test_a_dry_run_then_status_and_export(tmp_path: Path, prefect_server: str) -> None:
+    campaign = small_branin(tmp_path, name="demo", budget=8)
+    run = tansaku("run", campaign, "--dry-run", "--run-dir", "runs/demo", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "8/8" in run.stdout and "budget reached: 8 of 8 experiments" in run.stdout
+    for noise in PREFECT_NOISE:
+        assert noise not in run.stdout + run.stderr, noise
+
+    run_dir = tmp_path / "runs" / "demo"
+    log = (run_dir / "tansaku.log").read_text()
+    assert "Task run 'measure-demo-0001' - Finished in state Completed()" in log
+    assert "Flow run 'demo@demo'" in log
+
+    status = tansaku("status", run_dir, cwd=tmp_path)
+    assert status.returncode == 0
+    assert "experiments  8/8 · done 8 · failed 0" in status.stdout
+    # 8 experiments of 2 h each from the declared virtual start.
+    assert "simulated calendar  2026-12-01 09:00 → 2026-12-01 01:00" not in status.stdout
+    assert "simulated calendar  2026-12-01 09:00 → 2026-12-02 01:00 UTC (16h" in status.stdout
+    assert "finished" in status.stdout
+
+    for fmt, reader in (("csv", pd.read_csv), ("parquet", pd.read_parquet)):
+        exported = tmp_path / f"demo.{fmt}"
+        result = tansaku("export", run_dir, "--format", fmt, "-o", exported, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        frame = reader(exported)
+        assert list(frame["experiment"]) == list(range(1, 9))
+        assert set(frame["status"]) == {"done"}
+        assert list(frame["method"]) == ["sobol"] * 4 + ["gp"] * 4
+        assert frame["x1"].between(-5, 10).all() and frame["x2"].between(0, 15).all()
+        assert frame["y"].notna().all()
+
+    again = tansaku("run", campaign, "--dry-run", "--run-dir", "runs/demo", cwd=tmp_path)
+    assert again.returncode == 0 and "already finished" in again.stdout
+    assert ledger_rows(run_dir, "SELECT count(*) FROM results") == [(8,)]
+
+    (flow_run_id,) = ledger_rows(run_dir, "SELECT flow_run_id FROM sessions WHERE id = 1")[0]
+    flow_run = httpx.get(f"{prefect_server}/flow_runs/{flow_run_id}").json()
+    assert flow_run["name"] == "demo@demo" and flow_run["state_type"] == "COMPLETED"
+    task_runs = httpx.post(
+        f"{prefect_server}/task_runs/filter",
+        json={"task_runs": {"flow_run_id": {"any_": [flow_run_id]}}},
+    ).json()
+    names = {task_run["name"] for task_run in task_runs}
+    assert {"propose-demo-0001", "measure-demo-0001", "measure-demo-0008"} <= names
+
+
+def wait_for_stuck_experiment(
+    run_dir: Path,
+    process: subprocess.Popen,
+    done_before: int,
+) -> int:
+    """The id of an experiment seen ``running`` for over half a second after
+    ``done_before`` results: the process is then mid-measurement (in a retry wait)."""
+    seen: dict[int, float] = {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if (run_dir / "ledger.sqlite").exists():
+            done = ledger_rows(run_dir, "SELECT count(*) FROM results")[0][0]
+            running = ledger_rows(run_dir, "SELECT id FROM experiments WHERE status='running'")
+            for (experiment_id,) in running:
+                first_seen = seen.setdefault(experiment_id, time.monotonic())
+                if done >= done_before and time.monotonic() - first_seen > 0.5:
+                    return experiment_id
+        time.sleep(0.1)
+    raise AssertionError("the run never sat in a measurement; the fault schedule changed?")
+
+
+def test_kill_9_mid_measurement_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
+    # With seed 4 and fault_rate 0.35 the simulated instrument faults on experiments 1, 2, 8
+    # (twice), 9 and 10; each fault holds the experiment `running` for the retry delay.
+    campaign = small_branin(
+        tmp_path, name="crash", budget=10, retries=3, retry_delay="2s", fault_rate=0.35
+    )
+    run_dir = tmp_path / "runs" / "crash"
+    command = [str(TANSAKU), "run", str(campaign), "--dry-run", "--run-dir", str(run_dir)]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        stuck = wait_for_stuck_experiment(run_dir, process, done_before=5)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    before = dict(ledger_rows(run_dir, "SELECT experiment_id, recorded_at FROM results"))
+    assert stuck not in before and len(before) >= 5
+
+    resumed = tansaku("run", campaign, "--dry-run", "--run-dir", run_dir, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "10/10" in resumed.stdout
+
+    results = ledger_rows(run_dir, "SELECT experiment_id, recorded_at FROM results")
+    assert sorted(i for i, _ in results) == list(range(1, 11))  # none lost, none twice
+    assert {i: t for i, t in results if i in before} == before  # finished ones untouched
+    attempts = dict(ledger_rows(run_dir, "SELECT id, attempts FROM experiments"))
+    assert attempts[stuck] == 2 and all(attempts[i] == 1 for i in before)
+    notes = ledger_rows(run_dir, f"SELECT note FROM transitions WHERE experiment_id={stuck}")
+    assert ("interrupted while running; queued to run again",) in notes
+    sessions = ledger_rows(run_dir, "SELECT outcome FROM sessions ORDER BY id")
+    assert sessions == [(None,), ("finished",)]
+
+    # The resumed campaign proposed and measured exactly what an uninterrupted one does.
+    reference = tansaku("run", campaign, "--dry-run", "--run-dir", "runs/reference", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+    query = (
+        "SELECT e.parameters, r.objective FROM experiments e JOIN results r "
+        "ON r.experiment_id = e.id ORDER BY e.id"
+    )
+    assert ledger_rows(run_dir, query) == ledger_rows(tmp_path / "runs" / "reference", query)
+
+
+FLAKY_TABLE = """
+    name: flaky
+    seed: 2
+    budget: {experiments: 12}
+    space:
+      - {name: x, type: continuous, bounds: [0, 1]}
+      - {name: solvent, type: categorical, values: [water, oil, acetone]}
+    objectives:
+      - {name: y, goal: maximize}
+    proposer: {initial: {n: 6}, num_restarts: 2, raw_samples: 64}
+    driver:
+      type: simulated
+      simulator: {type: dataset, path: table.csv, output: y, failure_rate: 0.1}
+"""
+
+
+def test_failing_and_nan_measurements_are_recorded_and_the_campaign_goes_on(
+    tmp_path: Path,
+) -> None:
+    # Acetone was never measured (the simulator raises); x > 0.6 in oil has no reading (NaN).
+    with (tmp_path / "table.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["x", "solvent", "y"])
+        for i in range(21):
+            x = i / 20
+            writer.writerow([x, "water", 1 - (x - 0.3) ** 2])
+            writer.writerow([x, "oil", "" if x > 0.6 else 0.5 + x])
+    campaign = write_campaign(tmp_path, FLAKY_TABLE)
+    run = tansaku("run", campaign, "--dry-run", "--run-dir", "runs/flaky", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "12/12" in run.stdout
+
+    records = Ledger.open(tmp_path / "runs" / "flaky", create=False).experiments()
+    assert len(records) == 12
+    failures = [r.failure for r in records if r.status == "failed"]
+    assert "LookupError: table.csv has no measurement with {'solvent': 'acetone'}" in failures
+    assert "'y' came back as nan, not a finite number" in failures
+    assert all(r.objective is None for r in records if r.status == "failed")
+    done = [r for r in records if r.status == "done"]
+    assert done and all(r.objective is not None for r in done)
+    assert any(r.method == "gp" for r in records[6:])
+    (raw,) = ledger_rows(
+        tmp_path / "runs" / "flaky",
+        "SELECT r.\"values\" FROM results r WHERE failure LIKE '%nan%' LIMIT 1",
+    )
+    assert raw == ('{"y": "nan"}',)  # the raw reading is kept, not dropped
+
+
+def test_invalid_campaigns_are_refused_with_exit_2_and_nothing_written(tmp_path: Path) -> None:
+    good = small_branin(tmp_path, name="bad").read_text()
+    cases = {
+        "bounds.yaml": good.replace("bounds: [-5, 10]", "bounds: [10, -5]"),
+        "driver.yaml": good.replace("type: simulated", "type: robot"),
+        "yaml.yaml": good.replace("objectives:", "objectives: [").replace(
+            "goal: minimize}", "goal: minimize"
+        ),
+        "budget.yaml": good.replace("{experiments: 8}", "{experiments: 0}"),
+    }
+    for name, text in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        for command in (["validate", path], ["run", path, "--dry-run", "--run-dir", "out"]):
+            result = tansaku(*command, cwd=tmp_path)
+            assert result.returncode == 2, (name, result.stdout, result.stderr)
+            assert f"{path}:" in result.stderr and "nothing was run" in result.stderr
+        assert not (tmp_path / "out").exists()
+        assert not (tmp_path / "runs").exists()
+
+
+def test_validate_stays_fast_by_not_importing_torch_or_prefect(tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from orchestrator.cli.app import app\n"
+        "try:\n"
+        f"    app(['validate', {str(REPO / 'campaigns' / 'agnp-spectrum.yaml')!r}])\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code\n"
+        "heavy = sorted(m for m in ('torch', 'botorch', 'prefect', 'pandas') if m in sys.modules)\n"
+        "print('heavy:', heavy)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert "heavy: []" in result.stdout
+
+
+def test_a_run_directory_in_use_is_refused(tmp_path: Path) -> None:
+    campaign = small_branin(tmp_path, name="busy", budget=5)
+    run_dir = tmp_path / "runs" / "busy"
+    run_dir.mkdir(parents=True)
+    with RunDirectoryLock(run_dir):
+        result = tansaku("run", campaign, "--dry-run", "--run-dir", run_dir, cwd=tmp_path)
+    assert result.returncode == 2
+    assert f"in use by another tansaku run (pid {os.getpid()}" in result.stderr
+    assert not (run_dir / "ledger.sqlite").exists()
+
+
+def test_a_resume_may_raise_the_budget_but_not_change_the_campaign(tmp_path: Path) -> None:
+    campaign = small_branin(tmp_path, name="grow", budget=5)
+    assert tansaku("run", campaign, "--dry-run", "--run-dir", "r", cwd=tmp_path).returncode == 0
+    text = campaign.read_text()
+    campaign.write_text(text.replace("seed: 4", "seed: 5"))
+    changed = tansaku("run", campaign, "--dry-run", "--run-dir", "r", cwd=tmp_path)
+    assert changed.returncode == 2 and "other settings" in changed.stderr
+    campaign.write_text(text.replace("{experiments: 5}", "{experiments: 7}"))
+    grown = tansaku("run", campaign, "--dry-run", "--run-dir", "r", cwd=tmp_path)
+    assert grown.returncode == 0, grown.stderr
+    assert "7/7" in grown.stdout
+    assert ledger_rows(tmp_path / "r", "SELECT count(*) FROM results") == [(7,)]
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in (REPO / "campaigns").glob("*.yaml")))
+def test_every_example_campaign_dry_runs_out_of_the_box(tmp_path: Path, example: str) -> None:
+    result = tansaku(
+        "run", REPO / "campaigns" / example, "--dry-run", "--run-dir", "run", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    assert "budget reached" in result.stdout
