@@ -5,6 +5,7 @@ from __future__ import annotations
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
@@ -57,7 +58,9 @@ class LoadedCampaign:
         """Relative paths inside the campaign file start here."""
         return self.path.parent
 
-    def context(self, run_dir: Path | None = None, clock_start: Any = None) -> CampaignContext:
+    def context(
+        self, run_dir: Path | None = None, clock_start: datetime | None = None
+    ) -> CampaignContext:
         """What the campaign's driver may know of it."""
         campaign = self.campaign
         return CampaignContext(
@@ -153,9 +156,10 @@ class _YamlDocument:
 
     @classmethod
     def parse(cls, text: str, path: Path) -> _YamlDocument:
+        loader = yaml.SafeLoader(text)
         try:
-            root = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text)
+            root = loader.get_single_node()
+            data = None if root is None else loader.construct_document(root)
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -165,6 +169,8 @@ class _YamlDocument:
             ) from None
         except yaml.YAMLError as error:
             raise CampaignError([Problem(path, 1, 1, "", f"invalid YAML: {error}")]) from None
+        finally:
+            loader.dispose()
         marks: dict[Location, tuple[int, int]] = {(): (1, 1)}
         duplicates: list[Problem] = []
         if root is not None:

@@ -107,7 +107,8 @@ def _propose_next(
             for p in proposals
         ]
     )
-    return [r for r in ledger.experiments() if r.id in set(ids)]
+    new = set(ids)
+    return [r for r in ledger.experiments() if r.id in new]
 
 
 def _record(

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import signal
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -116,6 +115,7 @@ def _run_locked(
                 requeued,
                 campaign.driver.on_interrupted,
             )
+    dead_flow_runs = ledger.close_dead_sessions()
     if on_ready is not None:
         on_ready(ledger, prefect_ui)
     session = ledger.start_session()
@@ -126,6 +126,7 @@ def _run_locked(
             _sigterm_as_interrupt(),
             temporary_settings(updates={PREFECT_API_URL: api_url} if api_url else {}),
         ):
+            _mark_crashed(dead_flow_runs)
             reason = campaign_flow.with_options(
                 flow_run_name=flow_run_name(loaded, run_dir), validate_parameters=False
             )(loaded, ledger, driver, session)
@@ -137,6 +138,22 @@ def _run_locked(
     finally:
         driver.close()
         ledger.end_session(session, outcome)
+
+
+def _mark_crashed(flow_run_ids: list[str]) -> None:
+    """Tell Prefect that the flow runs of processes found dead are not running any more."""
+    if not flow_run_ids:
+        return
+    from prefect import get_client
+    from prefect.states import Crashed
+
+    with get_client(sync_client=True) as client:
+        for flow_run_id in flow_run_ids:
+            client.set_flow_run_state(
+                flow_run_id,
+                Crashed(message="the tansaku run process died; a later run resumed the campaign"),
+                force=True,
+            )
 
 
 def build_driver(
@@ -162,7 +179,6 @@ def _route_logs(log_file: Path) -> None:
     os.environ["PREFECT_LOGGING_HANDLERS_FILE_FILENAME"] = str(log_file.resolve())
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     logging.captureWarnings(True)
-    warnings.simplefilter("default")
 
 
 def _prefect_api() -> tuple[str | None, str | None]:

@@ -222,10 +222,25 @@ class Ledger:
                 .values(ended_at=utcnow(), outcome=outcome)
             )
 
-    def sessions(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as connection:
-            rows = connection.execute(select(tables.sessions).order_by(tables.sessions.c.id))
-            return [dict(row) for row in rows.mappings()]
+    def close_dead_sessions(self) -> list[str]:
+        """Mark sessions that a killed process left open as ``died``.
+
+        Call it only while holding the run directory's lock, when no other session can be
+        alive. Returns their Prefect flow run ids, which Prefect still shows as running.
+        """
+        open_sessions = tables.sessions.c.ended_at.is_(None)
+        with self._write() as connection:
+            flow_runs = list(
+                connection.execute(
+                    select(tables.sessions.c.flow_run_id).where(open_sessions)
+                ).scalars()
+            )
+            connection.execute(
+                update(tables.sessions)
+                .where(open_sessions)
+                .values(outcome="died", ended_at=utcnow())
+            )
+        return [flow_run for flow_run in flow_runs if flow_run]
 
     # Experiments -----------------------------------------------------------------------
 

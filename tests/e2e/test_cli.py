@@ -96,7 +96,9 @@ def wait_for_stuck_experiment(
     raise AssertionError("the run never sat in a measurement; the fault schedule changed?")
 
 
-def test_kill_9_mid_measurement_then_resume_loses_and_repeats_nothing(tmp_path: Path) -> None:
+def test_kill_9_mid_measurement_then_resume_loses_and_repeats_nothing(
+    tmp_path: Path, prefect_server: str
+) -> None:
     # With seed 4 and fault_rate 0.35 the simulated instrument faults on experiments 1, 2, 8
     # (twice), 9 and 10; each fault holds the experiment `running` for the retry delay.
     campaign = small_branin(
@@ -126,8 +128,10 @@ def test_kill_9_mid_measurement_then_resume_loses_and_repeats_nothing(tmp_path: 
     assert attempts[stuck] == 2 and all(attempts[i] == 1 for i in before)
     notes = ledger_rows(run_dir, f"SELECT note FROM transitions WHERE experiment_id={stuck}")
     assert ("interrupted while running; queued to run again",) in notes
-    sessions = ledger_rows(run_dir, "SELECT outcome FROM sessions ORDER BY id")
-    assert sessions == [(None,), ("finished",)]
+    sessions = ledger_rows(run_dir, "SELECT outcome, flow_run_id FROM sessions ORDER BY id")
+    assert [outcome for outcome, _ in sessions] == ["died", "finished"]
+    killed_flow_run = httpx.get(f"{prefect_server}/flow_runs/{sessions[0][1]}").json()
+    assert killed_flow_run["state_type"] == "CRASHED"
 
     # The resumed campaign proposed and measured exactly what an uninterrupted one does.
     reference = tansaku("run", campaign, "--dry-run", "--run-dir", "runs/reference", cwd=tmp_path)
@@ -258,3 +262,27 @@ def test_every_example_campaign_dry_runs_out_of_the_box(tmp_path: Path, example:
     )
     assert result.returncode == 0, result.stderr
     assert "budget reached" in result.stdout
+
+
+def test_sigterm_stops_cleanly_and_the_run_resumes(tmp_path: Path) -> None:
+    campaign = small_branin(
+        tmp_path, name="term", budget=10, retries=3, retry_delay="2s", fault_rate=0.35
+    )
+    run_dir = tmp_path / "runs" / "term"
+    command = [str(TANSAKU), "run", str(campaign), "--dry-run", "--run-dir", str(run_dir)]
+    process = subprocess.Popen(
+        command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    wait_for_stuck_experiment(run_dir, process, done_before=2)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "Interrupted. Run the same command again to resume." in stderr
+    assert ledger_rows(run_dir, "SELECT outcome FROM sessions") == [("interrupted",)]
+    assert "Traceback" not in stderr
+
+    resumed = tansaku("run", campaign, "--dry-run", "--run-dir", run_dir, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert ledger_rows(run_dir, "SELECT count(DISTINCT experiment_id), count(*) FROM results") == [
+        (10, 10)
+    ]
