@@ -51,7 +51,7 @@ def _load(path: Path):
         return load_campaign(path)
     except CampaignError as error:
         for problem in error.problems:
-            err.print(f"[red]{problem}[/]", soft_wrap=True, markup=False)
+            err.print(str(problem), style="red", soft_wrap=True, markup=False)
         count = len(error.problems)
         raise _refuse(f"{path} has {count} problem{'s' * (count != 1)}; nothing was run") from None
 
