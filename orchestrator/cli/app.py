@@ -8,10 +8,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:  # imported where used, to keep `tansaku --help` and `validate` fast
+    from orchestrator.campaign import LoadedCampaign
+    from orchestrator.report import CampaignSummary
 
 app = typer.Typer(
     help="Closed-loop experiment campaigns: a BoTorch proposer and your instrument, in a loop.",
@@ -44,7 +48,7 @@ def _refuse(message: str) -> typer.Exit:
     return typer.Exit(REFUSED)
 
 
-def _load(path: Path):
+def _load(path: Path) -> LoadedCampaign:
     from orchestrator.campaign import CampaignError, load_campaign
 
     try:
@@ -96,12 +100,11 @@ def run(
     _run(loaded, run_dir, dry_run)
 
 
-def _run(loaded, run_dir: Path, dry_run: bool) -> None:
+def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool) -> None:
     from orchestrator.cli.views import ProgressDisplay, summary_panel
     from orchestrator.flows.prefect_server import ServerStartError
     from orchestrator.flows.runner import LOG_FILE, run_campaign
     from orchestrator.ledger import Ledger, LedgerMismatchError, RunDirectoryBusyError
-    from orchestrator.report import summarize
 
     display = ProgressDisplay(out)
     mode = "dry run" if dry_run else "run"
@@ -125,25 +128,14 @@ def _run(loaded, run_dir: Path, dry_run: bool) -> None:
         raise typer.Exit(INTERRUPTED) from None
     finally:
         display.stop()
-    ledger = Ledger.open(run_dir, create=False)
-    try:
-        summary = summarize(ledger)
-    finally:
-        ledger.close()
-    if summary is not None:
-        out.print(summary_panel(summary))
+    out.print(summary_panel(_read_summary(run_dir)))
     if outcome.stop_reason is None:
         out.print("The campaign had already finished; nothing was run.")
 
 
-@app.command()
-def status(
-    run_dir: RunDir,
-    last: Annotated[int, typer.Option(help="How many recent experiments to list.")] = 10,
-) -> None:
-    """Progress, best result and simulated calendar of a campaign, from its ledger."""
-    from orchestrator.cli.views import experiments_table, summary_panel
-    from orchestrator.ledger import Ledger, is_held
+def _read_summary(run_dir: Path) -> CampaignSummary:
+    """The summary of the campaign in ``run_dir``; exit 2 if there is none."""
+    from orchestrator.ledger import Ledger
     from orchestrator.report import summarize
 
     try:
@@ -156,6 +148,19 @@ def status(
         ledger.close()
     if summary is None:
         raise _refuse(f"{run_dir} holds no campaign yet")
+    return summary
+
+
+@app.command()
+def status(
+    run_dir: RunDir,
+    last: Annotated[int, typer.Option(help="How many recent experiments to list.")] = 10,
+) -> None:
+    """Progress, best result and simulated calendar of a campaign, from its ledger."""
+    from orchestrator.cli.views import experiments_table, summary_panel
+    from orchestrator.ledger import is_held
+
+    summary = _read_summary(run_dir)
     out.print(summary_panel(summary, running=is_held(run_dir)))
     if last > 0 and summary.experiments:
         out.print(experiments_table(summary, last))
@@ -172,20 +177,9 @@ def export(
     """Write one row per experiment (parameters, objective, status, times) to a file."""
     import pandas as pd
 
-    from orchestrator.ledger import Ledger
-    from orchestrator.report import experiment_rows, summarize
+    from orchestrator.report import experiment_rows
 
-    try:
-        ledger = Ledger.open(run_dir, create=False)
-    except FileNotFoundError as error:
-        raise _refuse(str(error)) from None
-    try:
-        summary = summarize(ledger)
-    finally:
-        ledger.close()
-    if summary is None:
-        raise _refuse(f"{run_dir} holds no campaign yet")
-    frame = pd.DataFrame(experiment_rows(summary))
+    frame = pd.DataFrame(experiment_rows(_read_summary(run_dir)))
     output.parent.mkdir(parents=True, exist_ok=True)
     if format is ExportFormat.csv:
         frame.to_csv(output, index=False)

@@ -57,8 +57,8 @@ def campaign_flow(loaded: LoadedCampaign, ledger: Ledger, driver: Driver, sessio
     """Run the campaign until its budget or deadline; returns why it stopped."""
     campaign = loaded.campaign
     ledger.set_session_flow_run(session, str(flow_run.get_id()))
-    record = ledger.campaign()
-    assert record is not None, "the runner records the campaign before the flow starts"
+    campaign_record = ledger.campaign()
+    assert campaign_record is not None, "the runner records the campaign before the flow starts"
     proposer = Proposer(campaign)
     measure_with_retries = measure.with_options(
         retries=campaign.driver.retries,
@@ -68,16 +68,16 @@ def campaign_flow(loaded: LoadedCampaign, ledger: Ledger, driver: Driver, sessio
         records = ledger.experiments()
         queue = [r for r in records if r.status == "proposed"]
         if not queue:
-            reason = stop_reason(loaded, records, driver.now(), record.clock_start)
+            reason = stop_reason(loaded, records, driver.now(), campaign_record.clock_start)
             if reason is not None:
                 ledger.record_stop(reason)
                 return reason
             queue = _propose_next(loaded, ledger, proposer, records)
-        for experiment in queue:
-            experiment_ = Experiment(campaign.name, experiment.id, experiment.parameters)
+        for queued in queue:
+            experiment = Experiment(campaign.name, queued.id, queued.parameters)
             ledger.mark_running(experiment.id)
-            state = measure_with_retries.with_options(task_run_name=f"measure-{experiment_.label}")(
-                driver, experiment_, return_state=True
+            state = measure_with_retries.with_options(task_run_name=f"measure-{experiment.label}")(
+                driver, experiment, return_state=True
             )
             _record(ledger, campaign.objective.name, experiment.id, state, driver.now())
 

@@ -75,12 +75,13 @@ def ensure_server(home: Path) -> ServerState:
             return state
         port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _any_free_port()
         log = home / "tansaku-server.log"
+        # The server keeps its own logs: the run's logging settings stay with the run.
         env = {
-            **os.environ,
-            "PREFECT_HOME": str(home),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("PREFECT_LOGGING_") and name != "PREFECT_API_URL"
         }
-        env.pop("PREFECT_API_URL", None)
+        env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
         with log.open("ab") as sink:
             process = subprocess.Popen(
                 [

@@ -41,7 +41,7 @@ def test_the_example_campaigns_are_valid() -> None:
 def test_a_valid_campaign_loads_with_defaults(tmp_path: Path) -> None:
     (tmp_path / "table.csv").write_text(TABLE)
     campaign = load_campaign(write_campaign(tmp_path, VALID)).campaign
-    assert campaign.initial_size == 8  # max(5, 2 x 4 parameters)
+    assert campaign.initial_size == 5  # max(5, 4 parameters + 1)
     assert campaign.proposer.batch_size == 1
     assert campaign.objective.goal == "maximize"
 
