@@ -30,7 +30,9 @@ class DriverConfig(BaseModel):
     retries: NonNegativeInt = Field(
         0, description="How often a measurement that raised an instrument error is retried."
     )
-    retry_delay: Duration = Field(timedelta(seconds=5), description="Wait between retries.")
+    retry_delay: Duration = Field(
+        timedelta(seconds=5), description="Wait before the first retry; it doubles each time."
+    )
     on_interrupted: Literal["rerun", "fail"] = Field(
         "rerun",
         description=(

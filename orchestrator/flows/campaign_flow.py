@@ -62,7 +62,11 @@ def campaign_flow(loaded: LoadedCampaign, ledger: Ledger, driver: Driver, sessio
     proposer = Proposer(campaign)
     measure_with_retries = measure.with_options(
         retries=campaign.driver.retries,
-        retry_delay_seconds=campaign.driver.retry_delay.total_seconds(),
+        # Back off: each retry waits twice as long as the one before.
+        retry_delay_seconds=[
+            campaign.driver.retry_delay.total_seconds() * 2**attempt
+            for attempt in range(campaign.driver.retries)
+        ],
     )
     while True:
         records = ledger.experiments()
