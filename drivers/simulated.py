@@ -7,6 +7,7 @@ seconds and still reports the calendar it would have taken.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -139,7 +140,32 @@ class DatasetSpec(_SimulatorBase):
         return found
 
 
-SimulatorSpec = Annotated[BenchmarkSpec | DatasetSpec, Field(discriminator="type")]
+class FunctionSpec(_SimulatorBase):
+    """Any Python function of the parameter mapping, named ``module:function``."""
+
+    type: Literal["function"]
+    function: str = Field(
+        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        description="An importable callable, e.g. 'simulators.film:film_conductance_ms'.",
+    )
+
+    def load(self) -> Callable[[Mapping[str, float | int | str]], float]:
+        module_name, name = self.function.split(":")
+        return getattr(importlib.import_module(module_name), name)
+
+    def problems(self, context: CampaignContext) -> list[tuple[Location, str]]:
+        del context
+        try:
+            function = self.load()
+        except (ImportError, AttributeError) as error:
+            return [(("function",), f"cannot import {self.function}: {error}")]
+        if not callable(function):
+            return [(("function",), f"{self.function} is not callable")]
+        return []
+
+
+AnySimulator = BenchmarkSpec | DatasetSpec | FunctionSpec
+SimulatorSpec = Annotated[AnySimulator, Field(discriminator="type")]
 
 
 class SimulatedDriverConfig(DriverConfig):
@@ -153,9 +179,11 @@ class SimulatedDriverConfig(DriverConfig):
 
 
 def build_simulator(
-    spec: BenchmarkSpec | DatasetSpec, context: CampaignContext
+    spec: AnySimulator, context: CampaignContext
 ) -> Callable[[Mapping[str, float | int | str]], float]:
     """The simulator a spec describes, ready to evaluate."""
+    if isinstance(spec, FunctionSpec):
+        return spec.load()
     if isinstance(spec, BenchmarkSpec):
         from simulators.benchmarks import BenchmarkSimulator
 
@@ -195,7 +223,7 @@ class SimulatedDriver:
     @classmethod
     def for_dry_run(
         cls,
-        spec: BenchmarkSpec | DatasetSpec,
+        spec: AnySimulator,
         context: CampaignContext,
     ) -> SimulatedDriver:
         """The driver a ``--dry-run`` uses in place of the campaign's own."""

@@ -89,3 +89,23 @@ def test_failures_and_faults_happen_at_their_rates() -> None:
         except InstrumentError:
             faults += 1
     assert 70 < faults < 130
+
+
+def test_a_function_simulator_is_imported_by_name() -> None:
+    from drivers.simulated import FunctionSpec
+    from simulators.film import conductance_siemens
+
+    context = CampaignContext(
+        name="f",
+        parameters={"anneal_temp_c": "continuous", "stir_rpm": "integer"},
+        objectives=("g",),
+        base_dir=Path("."),
+    )
+    spec = FunctionSpec(type="function", function="simulators.film:film_conductance_ms")
+    assert spec.problems(context) == []
+    driver = SimulatedDriver.for_dry_run(spec, context)
+    driver.connect()
+    reading = driver.run(Experiment("f", 1, {"anneal_temp_c": 165.0, "stir_rpm": 600}))
+    assert reading.values["g"] == pytest.approx(1e3 * conductance_siemens(165.0, 600))
+    missing = FunctionSpec(type="function", function="simulators.film:no_such_model")
+    assert "cannot import simulators.film:no_such_model" in missing.problems(context)[0][1]
