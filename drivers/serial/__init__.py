@@ -1,0 +1,1 @@
+"""Serial instruments driven by YAML protocol descriptions (see ``driver``)."""

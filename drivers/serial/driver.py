@@ -1,0 +1,392 @@
+"""The ``serial`` driver: instruments on serial lines, driven by YAML protocol descriptions.
+
+One campaign may drive several devices: each parameter goes to the device whose protocol
+applies it, each objective is read from the device whose protocol reads it.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, ClassVar, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from drivers.base import CampaignContext, DriverConfig, Experiment, InstrumentError, Measurement
+from drivers.serial.link import DeviceLink, Transcript
+from drivers.serial.protocol import Command, Poll, Protocol, template_fields
+
+Location = tuple[str | int, ...]
+
+
+class SerialDevice(BaseModel):
+    """One device of the campaign: where it is plugged in and how it talks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    port: str = Field(
+        description="A device path (/dev/ttyUSB0, COM3) or a pyserial URL (socket://host:port, "
+        "rfc2217://host:port, loop://)."
+    )
+    protocol: Protocol | Path = Field(
+        description="The protocol, inline, or a YAML file relative to the campaign file."
+    )
+
+
+class SerialDriverConfig(DriverConfig):
+    """``driver: {type: serial, devices: {name: {port, protocol}}}``."""
+
+    type: Literal["serial"]
+    devices: Annotated[dict[str, SerialDevice], Field(min_length=1)]
+
+    def protocols(self, base_dir: Path) -> dict[str, Protocol]:
+        """Each device's protocol, protocol files loaded (raises ``ProtocolFileError``)."""
+        return {
+            name: load_protocol(device.protocol, base_dir) for name, device in self.devices.items()
+        }
+
+    def problems(self, context: CampaignContext) -> list[tuple[Location, str]]:
+        found: list[tuple[Location, str]] = []
+        protocols: dict[str, Protocol] = {}
+        for name, device in self.devices.items():
+            try:
+                protocols[name] = load_protocol(device.protocol, context.base_dir)
+            except ProtocolFileError as error:
+                found.append((("devices", name, "protocol"), str(error)))
+        if found:
+            return found
+        for name, protocol in protocols.items():
+            for parameter, command in protocol.parameters.items():
+                if parameter not in context.parameters:
+                    found.append(
+                        (
+                            ("devices", name, "protocol"),
+                            f"applies {parameter!r}, which is not a campaign parameter",
+                        )
+                    )
+                for field in sorted(template_fields(command.send) - set(context.parameters)):
+                    found.append(
+                        (
+                            ("devices", name, "protocol"),
+                            f"template {command.send!r} names {field!r}, which is not a "
+                            "campaign parameter",
+                        )
+                    )
+            poll = protocol.wait.poll
+            if (
+                poll is not None
+                and poll.target is not None
+                and poll.target not in context.parameters
+                and not _is_number(poll.target)
+            ):
+                found.append(
+                    (
+                        ("devices", name, "protocol"),
+                        f"wait.poll.target {poll.target!r} is neither a campaign "
+                        "parameter nor a number",
+                    )
+                )
+        found += _routing_problems(
+            "parameter",
+            "applies",
+            list(context.parameters),
+            {n: list(p.parameters) for n, p in protocols.items()},
+        )
+        found += _routing_problems(
+            "objective",
+            "reads",
+            list(context.objectives),
+            {n: list(p.objectives) for n, p in protocols.items()},
+        )
+        return found
+
+
+class ProtocolFileError(ValueError):
+    """A protocol file that is missing or not a valid protocol."""
+
+
+def load_protocol(source: Protocol | Path, base_dir: Path) -> Protocol:
+    """An inline protocol as it is, or the protocol a YAML file describes."""
+    if isinstance(source, Protocol):
+        return source
+    path = source if source.is_absolute() else base_dir / source
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ProtocolFileError(f"cannot read protocol file {path}: {error}") from None
+    except yaml.YAMLError as error:
+        raise ProtocolFileError(f"{path}: invalid YAML: {error}") from None
+    try:
+        return Protocol.model_validate(data)
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors()
+        )
+        raise ProtocolFileError(f"{path}: {details}") from None
+
+
+def _routing_problems(
+    kind: str, verb: str, names: list[str], by_device: Mapping[str, list[str]]
+) -> list[tuple[Location, str]]:
+    found: list[tuple[Location, str]] = []
+    for name in names:
+        devices = [device for device, handled in by_device.items() if name in handled]
+        if not devices:
+            found.append((("devices",), f"no device {verb} the {kind} {name!r}"))
+        elif len(devices) > 1:
+            found.append(
+                (
+                    ("devices",),
+                    f"the {kind} {name!r} is {verb.removesuffix('s')}"
+                    f" by several devices: {', '.join(devices)}",
+                )
+            )
+    return found
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+class UnsafeValueError(ValueError):
+    """A value the protocol forbids sending: outside hard limits, or with no mapping."""
+
+
+class SerialDriver:
+    """Drives the campaign's serial devices; see the README, "Put your instrument on the loop".
+
+    Every line sent and received goes to ``<run dir>/transcripts/<experiment>.log``
+    (connection and shutdown traffic to ``transcripts/session.log``).
+    """
+
+    config_model: ClassVar[type[DriverConfig]] = SerialDriverConfig
+
+    def __init__(self, config: DriverConfig, context: CampaignContext) -> None:
+        if not isinstance(config, SerialDriverConfig):
+            raise TypeError(f"SerialDriver needs a SerialDriverConfig, got {type(config)}")
+        self._context = context
+        self._protocols = config.protocols(context.base_dir)
+        self._links = {
+            name: DeviceLink(
+                name, device.port, self._protocols[name].line, self._protocols[name].errors
+            )
+            for name, device in config.devices.items()
+        }
+        folder = context.run_dir / "transcripts" if context.run_dir is not None else None
+        self._folder = folder
+        self._session = Transcript(folder / "session.log" if folder else None)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def connect(self) -> None:
+        for name in self._links:
+            self._open(name, self._session)
+
+    def run(self, experiment: Experiment) -> Measurement:
+        transcript = Transcript(self._folder / f"{experiment.label}.log" if self._folder else None)
+        started = self.now()
+        try:
+            try:
+                commands = self._commands_for(experiment)
+            except UnsafeValueError as error:
+                transcript.write("-", "!", f"refused before sending anything: {error}")
+                return Measurement(
+                    values={}, started_at=started, finished_at=self.now(), failure=str(error)
+                )
+            try:
+                return self._measure(experiment, commands, transcript, started)
+            except InstrumentError:
+                self._make_safe(transcript)
+                for link in self._links.values():
+                    link.close()  # the next attempt reconnects
+                raise
+        finally:
+            transcript.close()
+
+    def close(self) -> None:
+        self._make_safe(self._session)
+        for link in self._links.values():
+            link.close()
+        self._session.close()
+
+    # -----------------------------------------------------------------------------------
+
+    def _open(self, name: str, transcript: Transcript) -> None:
+        link = self._links[name]
+        transcript.write(name, "!", f"opening {link.port}")
+        link.open()
+        for command in self._protocols[name].setup:
+            self._send(link, command, transcript)
+
+    def _commands_for(self, experiment: Experiment) -> dict[str, list[Command]]:
+        """The commands each device must be sent, checked against the hard limits first."""
+        commands: dict[str, list[Command]] = {name: [] for name in self._links}
+        for name, protocol in self._protocols.items():
+            for parameter, rule in protocol.parameters.items():
+                value = experiment.parameters[parameter]
+                if rule.map is not None:
+                    if str(value) not in rule.map:
+                        raise UnsafeValueError(
+                            f"{name}: {parameter}={value!r} has no entry in the protocol's map "
+                            f"({', '.join(rule.map)}); nothing was sent"
+                        )
+                    value = rule.map[str(value)]
+                elif rule.limits is not None:
+                    low, high = rule.limits
+                    if not (isinstance(value, int | float) and low <= value <= high):
+                        raise UnsafeValueError(
+                            f"{name}: {parameter}={value!r} is outside the hard limits "
+                            f"[{low:g}, {high:g}]; nothing was sent"
+                        )
+                values = {**experiment.parameters, parameter: value}
+                commands[name].append(Command(send=rule.send.format(**values), expect=rule.expect))
+        return commands
+
+    def _measure(
+        self,
+        experiment: Experiment,
+        commands: dict[str, list[Command]],
+        transcript: Transcript,
+        started: datetime,
+    ) -> Measurement:
+        for name, link in self._links.items():
+            if not link.is_open:
+                self._open(name, transcript)
+        for name, device_commands in commands.items():
+            for command in device_commands:
+                self._send(self._links[name], command, transcript)
+        for name, protocol in self._protocols.items():
+            for command in protocol.start:
+                self._send(self._links[name], command, transcript)
+            self._links[name].check_error_queue(transcript)
+        for name, protocol in self._protocols.items():
+            self._wait(name, protocol, experiment, transcript)
+        values: dict[str, float] = {}
+        raw: dict[str, object] = {}
+        failure = None
+        for name, protocol in self._protocols.items():
+            for objective, reading in protocol.objectives.items():
+                number, reply = _read_number(
+                    self._links[name], reading.query, reading.pattern, transcript
+                )
+                value = reading.scale * number + reading.offset
+                raw[objective] = reply
+                values[objective] = value
+                if reading.valid is not None and not reading.valid[0] <= value <= reading.valid[1]:
+                    failure = (
+                        f"{objective}={value:g} is outside its valid range "
+                        f"[{reading.valid[0]:g}, {reading.valid[1]:g}]"
+                    )
+        return Measurement(
+            values=values, started_at=started, finished_at=self.now(), failure=failure, raw=raw
+        )
+
+    def _send(self, link: DeviceLink, command: Command, transcript: Transcript) -> None:
+        if command.expect is None:
+            link.send(command.send, transcript)
+        else:
+            link.query(command.send, transcript, expect=command.expect)
+
+    def _wait(
+        self, name: str, protocol: Protocol, experiment: Experiment, transcript: Transcript
+    ) -> None:
+        deadline = time.monotonic() + protocol.wait.settle.total_seconds()
+        self._idle_until(deadline, name, protocol, transcript)
+        if protocol.wait.poll is not None:
+            self._poll(name, protocol, protocol.wait.poll, experiment, transcript)
+
+    def _poll(
+        self,
+        name: str,
+        protocol: Protocol,
+        poll: Poll,
+        experiment: Experiment,
+        transcript: Transcript,
+    ) -> None:
+        link = self._links[name]
+        give_up = time.monotonic() + poll.time_limit.total_seconds()
+        held_since: float | None = None
+        while True:
+            if poll.until is not None:
+                reply = link.query(poll.query, transcript)
+                holds, condition = re.search(poll.until, reply) is not None, f"match {poll.until!r}"
+                seen = repr(reply)
+            else:
+                assert poll.pattern is not None and poll.target is not None
+                assert poll.within is not None, "the protocol model requires a whole band"
+                target = float(experiment.parameters.get(poll.target, poll.target))
+                value, _ = _read_number(link, poll.query, poll.pattern, transcript)
+                holds, condition = (
+                    abs(value - target) <= poll.within,
+                    (f"stay within {poll.within:g} of {target:g}"),
+                )
+                seen = f"{value:g}"
+            now = time.monotonic()
+            if not holds:
+                held_since = None
+            elif held_since is None:
+                held_since = now
+            if held_since is not None and now - held_since >= poll.stable_for.total_seconds():
+                return
+            if now >= give_up:
+                raise InstrumentError(
+                    f"{name}: {poll.query} answered {seen}; it did not {condition} for "
+                    f"{poll.stable_for.total_seconds():g} s within "
+                    f"{poll.time_limit.total_seconds():g} s"
+                )
+            self._idle_until(now + poll.every.total_seconds(), name, protocol, transcript)
+
+    def _idle_until(
+        self, deadline: float, name: str, protocol: Protocol, transcript: Transcript
+    ) -> None:
+        """Sleep until ``deadline`` (monotonic), sending the keep-alive when it is due."""
+        keepalive = protocol.keepalive
+        while (left := deadline - time.monotonic()) > 0:
+            if keepalive is None:
+                time.sleep(left)
+                return
+            step = min(left, keepalive.every.total_seconds())
+            time.sleep(step)
+            if step < left:
+                self._send(self._links[name], keepalive, transcript)
+
+    def _make_safe(self, transcript: Transcript) -> None:
+        """Send every device's safe-state commands; a device that fails is noted, not fatal."""
+        for name, protocol in self._protocols.items():
+            link = self._links[name]
+            try:
+                if not link.is_open:
+                    link.open()
+                link.discard_input()  # an interrupted exchange may have left a reply behind
+                for command in protocol.safe_state:
+                    self._send(link, command, transcript)
+            except InstrumentError as error:
+                transcript.write(name, "!", f"safe state not confirmed: {error}")
+
+
+def _read_number(
+    link: DeviceLink,
+    query: str,
+    pattern: str,
+    transcript: Transcript,
+) -> tuple[float, str]:
+    """Ask ``query`` and return the number in the reply's ``value`` group, and the reply."""
+    reply = link.query(query, transcript, expect=pattern)
+    match = re.search(pattern, reply)
+    assert match is not None, "query() checked the reply against the pattern"
+    try:
+        return float(match["value"]), reply
+    except ValueError:
+        raise InstrumentError(
+            f"{link.name}: {match['value']!r} in the reply to {query!r} is not a number"
+        ) from None
