@@ -205,11 +205,12 @@ class SerialDriver:
                 )
             try:
                 return self._measure(experiment, commands, transcript, started)
-            except InstrumentError:
+            except InstrumentError as error:
                 self._make_safe(transcript)
                 for link in self._links.values():
                     link.close()  # the next attempt reconnects
-                raise
+                # The ledger keeps the reason; the transcript it names shows the exchange.
+                raise type(error)(f"{error} (transcript: {transcript.path})") from error
         finally:
             transcript.close()
 

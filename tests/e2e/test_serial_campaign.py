@@ -106,6 +106,7 @@ def test_faulty_lines_are_asked_again_retried_and_reconnected(
     assert done >= 3
     for (failure,) in ledger_rows(tmp_path / "run", "SELECT failure FROM results WHERE NOT ok"):
         assert failure.startswith(("InstrumentError: ", "ReplyError: ")), failure
+        assert "(transcript: " in failure and "/transcripts/film-anneal-" in failure
     assert lab.hotplate.received[-2:] == ["STOP_1", "STOP_4"]
 
 
