@@ -106,6 +106,7 @@ class InstrumentError(RuntimeError):
     """
 
 
+# Runtime-checkable so that Prefect can build a schema for a flow taking a Driver.
 @runtime_checkable
 class Driver(Protocol):
     """An instrument on the loop. Built-in and third-party drivers implement this."""

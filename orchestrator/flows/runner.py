@@ -13,7 +13,8 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -192,15 +193,15 @@ def _prefect_api() -> tuple[str | None, str | None]:
     return server.url, server.api_url
 
 
-class _sigterm_as_interrupt:
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
     """Treat SIGTERM like Ctrl-C, so the driver is closed and the ledger notes the stop."""
 
-    def __enter__(self) -> None:
-        self._previous = signal.signal(signal.SIGTERM, self._raise)
-
-    def __exit__(self, *exc_info: object) -> None:
-        signal.signal(signal.SIGTERM, self._previous)
-
-    @staticmethod
-    def _raise(signum: int, frame: FrameType | None) -> None:
+    def interrupt(signum: int, frame: FrameType | None) -> None:
         raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -382,14 +382,6 @@ class Ledger:
             rows = connection.execute(query).mappings().all()
         return [ExperimentRecord(**dict(row)) for row in rows]
 
-    def results_table(self) -> list[dict[str, Any]]:
-        """Every result row as stored, for export."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(tables.results).order_by(tables.results.c.experiment_id)
-            )
-            return [dict(row) for row in rows.mappings()]
-
     def last_finished_at(self) -> datetime | None:
         """The instrument clock at the end of the latest result."""
         with self.engine.connect() as connection:

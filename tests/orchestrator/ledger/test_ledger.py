@@ -108,8 +108,9 @@ def test_non_finite_readings_are_kept_as_text(tmp_path: Path) -> None:
         finished_at=CLOCK,
         driver_seconds=0,
     )
-    (row,) = ledger.results_table()
-    assert row["values"] == {"y": "nan"} and row["raw"] == {"v": "inf"}
+    with sqlite3.connect(tmp_path / LEDGER_FILE) as raw:
+        stored = raw.execute('SELECT "values", raw FROM results').fetchall()
+    assert stored == [('{"y": "nan"}', '{"v": "inf"}')]
 
 
 @pytest.mark.parametrize(("policy", "status"), [("rerun", "proposed"), ("fail", "failed")])
