@@ -7,13 +7,13 @@ objectives back. It knows nothing of the proposer or the ledger: the flow hands 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import ClassVar, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
 from drivers.units import Duration
 
@@ -32,6 +32,13 @@ class DriverConfig(BaseModel):
     )
     retry_delay: Duration = Field(
         timedelta(seconds=5), description="Wait before the first retry; it doubles each time."
+    )
+    slots: PositiveInt = Field(
+        1,
+        description=(
+            "How many experiments the instrument runs at once. With more than one, the "
+            "campaign keeps that many in flight and proposes each new one knowing the others."
+        ),
     )
     on_interrupted: Literal["rerun", "fail"] = Field(
         "rerun",
@@ -126,9 +133,50 @@ class Driver(Protocol):
         """Leave the instrument safe and release it; called once, also after failures."""
 
 
+@dataclass(frozen=True)
+class Completion:
+    """One experiment an asynchronous instrument has finished with (or given up on)."""
+
+    experiment_id: int
+    measurement: Measurement
+
+
+@runtime_checkable
+class AsyncDriver(Protocol):
+    """An instrument that runs several experiments at once and reports each as it ends.
+
+    The flow hands it experiments while it has free slots and collects what comes back,
+    in whatever order. Experiments still in flight when tansaku stops are handed back
+    with :meth:`resume` on the next run, so results that arrive meanwhile are not lost.
+    """
+
+    config_model: ClassVar[type[DriverConfig]]
+
+    def connect(self) -> None:
+        """Open the connection; called once before anything is submitted."""
+
+    def free_slots(self) -> int:
+        """How many more experiments :meth:`submit` accepts now."""
+
+    def submit(self, experiments: Sequence[Experiment]) -> None:
+        """Start these experiments (at most :meth:`free_slots` of them); do not wait."""
+
+    def resume(self, experiment: Experiment, submitted_at: datetime) -> None:
+        """Wait again for an experiment a previous run submitted at ``submitted_at``."""
+
+    def collect(self) -> list[Completion]:
+        """Experiments that ended since the last call, waiting up to one poll interval."""
+
+    def now(self) -> datetime:
+        """The instrument's clock (timezone-aware): wall time, or a simulated calendar."""
+
+    def close(self) -> None:
+        """Release the instrument; experiments in flight stay in flight."""
+
+
 class DriverFactory(Protocol):
     """What the ``tansaku.drivers`` entry point names: a class built from its config."""
 
     config_model: ClassVar[type[DriverConfig]]
 
-    def __call__(self, config: DriverConfig, context: CampaignContext) -> Driver: ...
+    def __call__(self, config: DriverConfig, context: CampaignContext) -> Driver | AsyncDriver: ...

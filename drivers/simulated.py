@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt
 
 from drivers.base import (
     CampaignContext,
+    Completion,
     DriverConfig,
     Experiment,
     InstrumentError,
@@ -222,12 +223,20 @@ class SimulatedDriver:
 
     @classmethod
     def for_dry_run(
-        cls,
-        spec: AnySimulator,
-        context: CampaignContext,
-    ) -> SimulatedDriver:
-        """The driver a ``--dry-run`` uses in place of the campaign's own."""
-        return cls(SimulatedDriverConfig(type="simulated", simulator=spec), context)
+        cls, spec: AnySimulator, context: CampaignContext, slots: int = 1
+    ) -> SimulatedDriver | ParallelSimulatedDriver:
+        """The driver a ``--dry-run`` uses in place of the campaign's own, as many slots wide."""
+        config = SimulatedDriverConfig(type="simulated", simulator=spec, slots=slots)
+        return cls.for_config(config, context)
+
+    @classmethod
+    def for_config(
+        cls, config: DriverConfig, context: CampaignContext
+    ) -> SimulatedDriver | ParallelSimulatedDriver:
+        """One simulated instrument, or a lab of ``slots`` of them running side by side."""
+        if config.slots > 1:
+            return ParallelSimulatedDriver(config, context)
+        return cls(config, context)
 
     def connect(self) -> None:
         self._simulator = build_simulator(self._spec, self._context)
@@ -236,8 +245,15 @@ class SimulatedDriver:
         return self._clock
 
     def run(self, experiment: Experiment) -> Measurement:
+        started = self._clock
+        measurement = self.measure(experiment, started)
+        self._clock = measurement.finished_at
+        return measurement
+
+    def measure(self, experiment: Experiment, started: datetime) -> Measurement:
+        """The measurement of ``experiment`` started at ``started``; the clock stays put."""
         if self._simulator is None:
-            raise RuntimeError("SimulatedDriver.run() called before connect()")
+            raise RuntimeError("SimulatedDriver used before connect()")
         self._attempts[experiment.id] += 1
         attempt = np.random.default_rng(
             [self._context.seed, experiment.id, self._attempts[experiment.id]]
@@ -248,13 +264,12 @@ class SimulatedDriver:
                 f"{self._attempts[experiment.id]} of {experiment.label}"
             )
         rng = np.random.default_rng([self._context.seed, experiment.id])
-        started = self._clock
-        self._clock = started + self._spec.duration
+        finished = started + self._spec.duration
         if rng.random() < self._spec.failure_rate:
             return Measurement(
                 values={},
                 started_at=started,
-                finished_at=self._clock,
+                finished_at=finished,
                 failure="simulated failure (failure_rate)",
             )
         clean = self._simulator(experiment.parameters)
@@ -264,9 +279,60 @@ class SimulatedDriver:
         return Measurement(
             values={self._objective: reading},
             started_at=started,
-            finished_at=self._clock,
+            finished_at=finished,
             raw={"noise_free": clean},
         )
 
+    def advance_to(self, moment: datetime) -> None:
+        """Move the virtual clock forward to ``moment`` (never back)."""
+        self._clock = max(self._clock, moment)
+
     def close(self) -> None:
         self._simulator = None
+
+
+class ParallelSimulatedDriver:
+    """``slots`` simulated instruments sharing one virtual clock.
+
+    Each submitted experiment finishes ``duration`` after it started; :meth:`collect`
+    jumps the clock to the next finish, so experiments overlap in virtual time exactly
+    as they would on parallel instruments, and out of order when durations differ.
+    """
+
+    config_model: ClassVar[type[DriverConfig]] = SimulatedDriverConfig
+
+    def __init__(self, config: DriverConfig, context: CampaignContext) -> None:
+        self._instrument = SimulatedDriver(config, context)
+        self._slots = config.slots
+        self._in_flight: dict[int, Measurement] = {}
+
+    def connect(self) -> None:
+        self._instrument.connect()
+
+    def now(self) -> datetime:
+        return self._instrument.now()
+
+    def free_slots(self) -> int:
+        return self._slots - len(self._in_flight)
+
+    def submit(self, experiments: Sequence[Experiment]) -> None:
+        if len(experiments) > self.free_slots():
+            raise ValueError(f"{len(experiments)} experiments for {self.free_slots()} free slots")
+        for experiment in experiments:
+            self._in_flight[experiment.id] = self._instrument.measure(experiment, self.now())
+
+    def resume(self, experiment: Experiment, submitted_at: datetime) -> None:
+        """Measure it again: a simulated reading depends only on the seed and the id."""
+        del submitted_at
+        self.submit([experiment])
+
+    def collect(self) -> list[Completion]:
+        if not self._in_flight:
+            return []
+        next_finish = min(m.finished_at for m in self._in_flight.values())
+        self._instrument.advance_to(next_finish)
+        done = [i for i, m in self._in_flight.items() if m.finished_at <= next_finish]
+        return [Completion(i, self._in_flight.pop(i)) for i in sorted(done)]
+
+    def close(self) -> None:
+        self._instrument.close()

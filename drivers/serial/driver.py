@@ -42,6 +42,7 @@ class SerialDriverConfig(DriverConfig):
 
     type: Literal["serial"]
     devices: Annotated[dict[str, SerialDevice], Field(min_length=1)]
+    slots: Literal[1] = Field(1, description="A serial instrument runs one experiment at a time.")
 
     def protocols(self, base_dir: Path) -> dict[str, Protocol]:
         """Each device's protocol, protocol files loaded (raises ``ProtocolFileError``)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -19,7 +19,14 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import State
 
-from drivers.base import Driver, Experiment, InstrumentError, Measurement
+from drivers.base import (
+    AsyncDriver,
+    Driver,
+    Experiment,
+    InstrumentError,
+    Measurement,
+    ParameterValue,
+)
 from orchestrator.campaign import LoadedCampaign
 from orchestrator.ledger import ExperimentRecord, Ledger
 from orchestrator.proposer import Observation, Proposal, Proposer
@@ -32,11 +39,14 @@ def propose(
     proposer: Proposer,
     n: int,
     observations: Sequence[Observation],
+    pending: Sequence[Mapping[str, ParameterValue]],
     proposed_so_far: int,
     warm_start: dict | None,
 ) -> list[Proposal]:
-    """Ask the proposer for up to ``n`` experiments."""
-    return proposer.suggest(n, observations, proposed_so_far=proposed_so_far, warm_start=warm_start)
+    """Ask the proposer for up to ``n`` experiments, knowing those still ``pending``."""
+    return proposer.suggest(
+        n, observations, pending, proposed_so_far=proposed_so_far, warm_start=warm_start
+    )
 
 
 def _is_instrument_error(task: object, task_run: object, state: State) -> bool:
@@ -52,82 +62,173 @@ def measure(driver: Driver, experiment: Experiment) -> tuple[Measurement, float]
     return measurement, time.perf_counter() - started
 
 
+@task(cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=_is_instrument_error)
+def submit(driver: AsyncDriver, experiments: list[Experiment]) -> None:
+    """Hand experiments to an instrument that runs them in parallel."""
+    driver.submit(experiments)
+
+
 @flow(name="tansaku-campaign", persist_result=False, log_prints=False)
-def campaign_flow(loaded: LoadedCampaign, ledger: Ledger, driver: Driver, session: int) -> str:
+def campaign_flow(
+    loaded: LoadedCampaign, ledger: Ledger, driver: Driver | AsyncDriver, session: int
+) -> str:
     """Run the campaign until its budget or deadline; returns why it stopped."""
-    campaign = loaded.campaign
     ledger.set_session_flow_run(session, str(flow_run.get_id()))
     campaign_record = ledger.campaign()
     assert campaign_record is not None, "the runner records the campaign before the flow starts"
-    proposer = Proposer(campaign)
-    measure_with_retries = measure.with_options(
-        retries=campaign.driver.retries,
-        # Back off: each retry waits twice as long as the one before.
-        retry_delay_seconds=[
-            campaign.driver.retry_delay.total_seconds() * 2**attempt
-            for attempt in range(campaign.driver.retries)
-        ],
-    )
-    while True:
-        records = ledger.experiments()
-        queue = [r for r in records if r.status == "proposed"]
-        if not queue:
-            reason = stop_reason(loaded, records, driver.now(), campaign_record.clock_start)
-            if reason is not None:
-                ledger.record_stop(reason)
+    loop = _Loop(loaded, ledger, campaign_record.clock_start)
+    if isinstance(driver, AsyncDriver):
+        return loop.run_in_parallel(driver)
+    return loop.run_in_turn(driver)
+
+
+class _Loop:
+    """The propose → measure → record cycle, for one instrument or for parallel slots."""
+
+    def __init__(self, loaded: LoadedCampaign, ledger: Ledger, clock_start: datetime) -> None:
+        self.loaded = loaded
+        self.campaign = loaded.campaign
+        self.ledger = ledger
+        self.clock_start = clock_start
+        self.proposer = Proposer(self.campaign)
+        driver_config = self.campaign.driver
+        self.retrying = {
+            "retries": driver_config.retries,
+            # Back off: each retry waits twice as long as the one before.
+            "retry_delay_seconds": [
+                driver_config.retry_delay.total_seconds() * 2**attempt
+                for attempt in range(driver_config.retries)
+            ],
+        }
+
+    def run_in_turn(self, driver: Driver) -> str:
+        """One experiment at a time: measure each queued experiment, then propose more."""
+        measure_with_retries = measure.with_options(**self.retrying)
+        while True:
+            records = self.ledger.experiments()
+            queue = [r for r in records if r.status == "proposed"]
+            if not queue:
+                reason = stop_reason(self.loaded, records, driver.now(), self.clock_start)
+                if reason is not None:
+                    self.ledger.record_stop(reason)
+                    return reason
+                n = min(self.campaign.proposer.batch_size, self._budget_left(records))
+                queue = self._propose(records, n, pending=[])
+            for queued in queue:
+                experiment = self._experiment(queued)
+                self.ledger.mark_running(experiment.id)
+                state = measure_with_retries.with_options(
+                    task_run_name=f"measure-{experiment.label}"
+                )(driver, experiment, return_state=True)
+                if state.is_completed():
+                    measurement, seconds = state.result()
+                    self._record(experiment.id, measurement, seconds)
+                else:
+                    self._record_error(experiment.id, state, driver.now())
+
+    def run_in_parallel(self, driver: AsyncDriver) -> str:
+        """Keep every free slot busy; record each result as it comes, in any order.
+
+        Each new proposal accounts for the experiments still in flight, so parallel
+        slots do not receive the same point.
+        """
+        submit_with_retries = submit.with_options(**self.retrying)
+        for record in self.ledger.experiments():
+            if record.status == "running":
+                driver.resume(self._experiment(record), record.updated_at)
+        while True:
+            records = self.ledger.experiments()
+            running = [r for r in records if r.status == "running"]
+            reason = None
+            if (free := driver.free_slots()) > 0:
+                starting = [r for r in records if r.status == "proposed"][:free]
+                if not starting:
+                    reason = stop_reason(self.loaded, records, driver.now(), self.clock_start)
+                if reason is None and not starting:
+                    n = min(free, self._budget_left(records))
+                    starting = self._propose(records, n, pending=[r.parameters for r in running])
+                if starting:
+                    experiments = [self._experiment(r) for r in starting]
+                    state = submit_with_retries.with_options(
+                        task_run_name=f"submit-{_labels(experiments)}"
+                    )(driver, experiments, return_state=True)
+                    for experiment in experiments:
+                        if state.is_completed():
+                            self.ledger.mark_running(experiment.id)
+                        else:
+                            self._record_error(experiment.id, state, driver.now())
+                    continue
+            if reason is not None and not running:
+                self.ledger.record_stop(reason)
                 return reason
-            queue = _propose_next(loaded, ledger, proposer, records)
-        for queued in queue:
-            experiment = Experiment(campaign.name, queued.id, queued.parameters)
-            ledger.mark_running(experiment.id)
-            state = measure_with_retries.with_options(task_run_name=f"measure-{experiment.label}")(
-                driver, experiment, return_state=True
-            )
-            _record(ledger, campaign.objective.name, experiment.id, state, driver.now())
+            for completion in driver.collect():
+                measurement = completion.measurement
+                seconds = (measurement.finished_at - measurement.started_at).total_seconds()
+                self._record(completion.experiment_id, measurement, seconds)
 
+    def _budget_left(self, records: Sequence[ExperimentRecord]) -> int:
+        return self.campaign.budget.experiments - len(records)
 
-def _propose_next(
-    loaded: LoadedCampaign, ledger: Ledger, proposer: Proposer, records: list[ExperimentRecord]
-) -> list[ExperimentRecord]:
-    campaign = loaded.campaign
-    n = min(campaign.proposer.batch_size, campaign.budget.experiments - len(records))
-    observations = [
-        Observation(r.parameters, r.objective)
-        for r in records
-        if r.status == "done" and r.objective is not None
-    ]
-    warm_start = next((r.warm_start for r in reversed(records) if r.warm_start), None)
-    proposals = propose.with_options(
-        task_run_name=f"propose-{campaign.name}-{len(records) + 1:04d}"
-    )(proposer, n, observations, len(records), warm_start)
-    ids = ledger.record_proposals(
-        [
-            {
-                "parameters": p.parameters,
-                "method": p.method,
-                "proposer": p.details,
-                "warm_start": p.warm_start,
-            }
-            for p in proposals
+    def _experiment(self, record: ExperimentRecord) -> Experiment:
+        return Experiment(self.campaign.name, record.id, record.parameters)
+
+    def _propose(
+        self,
+        records: Sequence[ExperimentRecord],
+        n: int,
+        pending: Sequence[Mapping[str, ParameterValue]],
+    ) -> list[ExperimentRecord]:
+        observations = [
+            Observation(r.parameters, r.objective)
+            for r in records
+            if r.status == "done" and r.objective is not None
         ]
-    )
-    new = set(ids)
-    return [r for r in ledger.experiments() if r.id in new]
+        warm_start = next((r.warm_start for r in reversed(records) if r.warm_start), None)
+        proposals = propose.with_options(
+            task_run_name=f"propose-{self.campaign.name}-{len(records) + 1:04d}"
+        )(self.proposer, n, observations, pending, len(records), warm_start)
+        ids = self.ledger.record_proposals(
+            [
+                {
+                    "parameters": p.parameters,
+                    "method": p.method,
+                    "proposer": p.details,
+                    "warm_start": p.warm_start,
+                }
+                for p in proposals
+            ]
+        )
+        new = set(ids)
+        return [r for r in self.ledger.experiments() if r.id in new]
 
+    def _record(self, experiment_id: int, measurement: Measurement, seconds: float) -> None:
+        """Write a measurement to the ledger; an unusable value makes it a failure."""
+        objective = self.campaign.objective.name
+        value = measurement.values.get(objective)
+        failure = measurement.failure or _unusable(objective, value)
+        if failure:
+            logger.warning("experiment %s failed: %s", experiment_id, failure)
+        self.ledger.record_result(
+            experiment_id,
+            objective=None if failure else value,
+            values=measurement.values,
+            raw=measurement.raw,
+            failure=failure,
+            started_at=measurement.started_at,
+            finished_at=measurement.finished_at,
+            driver_seconds=seconds,
+        )
 
-def _record(
-    ledger: Ledger, objective: str, experiment_id: int, state: State, clock: datetime
-) -> None:
-    """Write the measurement, or the reason there is none, to the ledger."""
-    if not state.is_completed():
+    def _record_error(self, experiment_id: int, state: State, clock: datetime) -> None:
+        """Record why a task that should have measured or submitted did not."""
         error = state.result(raise_on_failure=False)
         reason = (
             f"{type(error).__name__}: {error}"
             if isinstance(error, BaseException)
-            else f"measurement ended {state.name}"
+            else f"the task ended {state.name}"
         )
         logger.warning("experiment %s failed: %s", experiment_id, reason)
-        ledger.record_result(
+        self.ledger.record_result(
             experiment_id,
             objective=None,
             values={},
@@ -137,20 +238,12 @@ def _record(
             finished_at=clock,
             driver_seconds=0.0,
         )
-        return
-    measurement, seconds = state.result()
-    value = measurement.values.get(objective)
-    failure = measurement.failure or _unusable(objective, value)
-    ledger.record_result(
-        experiment_id,
-        objective=None if failure else value,
-        values=measurement.values,
-        raw=measurement.raw,
-        failure=failure,
-        started_at=measurement.started_at,
-        finished_at=measurement.finished_at,
-        driver_seconds=seconds,
-    )
+
+
+def _labels(experiments: Sequence[Experiment]) -> str:
+    """``film-0004`` for one experiment, ``film-0004..0006`` for several."""
+    first, last = experiments[0], experiments[-1]
+    return first.label if first is last else f"{first.label}..{last.id:04d}"
 
 
 def _unusable(objective: str, value: float | None) -> str | None:

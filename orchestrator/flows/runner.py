@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
-from drivers.base import Driver
+from drivers.base import AsyncDriver, Driver
 from drivers.registry import load_driver
 from drivers.simulated import SimulatedDriver, SimulatedDriverConfig
 from orchestrator.campaign import LoadedCampaign
@@ -108,7 +108,9 @@ def _run_locked(
         if stop_reason(loaded, ledger.experiments(), driver.now(), existing.clock_start):
             return RunOutcome(None, prefect_ui)
         ledger.reopen()
-    if existing is not None:
+    # An asynchronous instrument keeps running while tansaku is down: the flow waits
+    # for those experiments again instead of re-running them.
+    if existing is not None and not isinstance(driver, AsyncDriver):
         requeued = ledger.reconcile_interrupted(campaign.driver.on_interrupted, driver.now())
         if requeued:
             logger.info(
@@ -159,12 +161,16 @@ def _mark_crashed(flow_run_ids: list[str]) -> None:
 
 def build_driver(
     loaded: LoadedCampaign, run_dir: Path, dry_run: bool, clock_start: datetime | None
-) -> Driver:
+) -> Driver | AsyncDriver:
     """The campaign's driver, or its simulator in place of it for a dry run."""
     campaign = loaded.campaign
     context = loaded.context(run_dir=run_dir, clock_start=clock_start)
     if dry_run and campaign.dry_run is not None:
-        return SimulatedDriver.for_dry_run(campaign.dry_run.simulator, context)
+        return SimulatedDriver.for_dry_run(
+            campaign.dry_run.simulator, context, slots=campaign.driver.slots
+        )
+    if isinstance(campaign.driver, SimulatedDriverConfig):
+        return SimulatedDriver.for_config(campaign.driver, context)
     return load_driver(campaign.driver.type)(campaign.driver, context)
 
 
