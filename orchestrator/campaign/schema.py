@@ -194,6 +194,16 @@ class Campaign(_Section):
             raise ValueError(f"{', '.join(clash)} is both a parameter and an objective")
         return objectives
 
+    @model_validator(mode="after")
+    def _one_way_to_parallelise(self) -> Campaign:
+        if self.driver.slots > 1 and self.proposer.batch_size > 1:
+            raise ValueError(
+                f"proposer.batch_size {self.proposer.batch_size} with driver.slots "
+                f"{self.driver.slots}: with parallel slots every free slot gets its own "
+                "proposal as soon as it frees up; remove batch_size"
+            )
+        return self
+
     @property
     def objective(self) -> Objective:
         """The campaign's single objective."""

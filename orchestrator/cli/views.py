@@ -36,9 +36,11 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
     if campaign.budget.wall_clock is not None:
         budget += f", at most {format_duration(campaign.budget.wall_clock)}"
     dry_run = campaign.dry_run.simulator.type if campaign.dry_run else "—"
+    slots = campaign.driver.slots
+    pace = f"{slots} in parallel" if slots > 1 else f"batch {campaign.proposer.batch_size}"
     table.caption = (
         f"{objective.goal} {objective.name} · budget {budget} · "
-        f"{campaign.initial_size} Sobol then GP, batch {campaign.proposer.batch_size} · "
+        f"{campaign.initial_size} Sobol then GP, {pace} · "
         f"driver {campaign.driver.type} · dry-run simulator {dry_run}"
     )
     table.caption_justify = "left"

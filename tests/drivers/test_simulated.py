@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from drivers import CampaignContext, Experiment, InstrumentError, load_driver
+from drivers.base import AsyncDriver
 from drivers.registry import UnknownDriverError, driver_types
 from drivers.simulated import SimulatedDriver, SimulatedDriverConfig
 
@@ -109,3 +110,35 @@ def test_a_function_simulator_is_imported_by_name() -> None:
     assert reading.values["g"] == pytest.approx(1e3 * conductance_siemens(165.0, 600))
     missing = FunctionSpec(type="function", function="simulators.film:no_such_model")
     assert "cannot import simulators.film:no_such_model" in missing.problems(context)[0][1]
+
+
+def test_parallel_slots_overlap_in_virtual_time() -> None:
+    config = SimulatedDriverConfig.model_validate(
+        {
+            "type": "simulated",
+            "slots": 2,
+            "simulator": {"type": "benchmark", "function": "branin", "duration": "2h"},
+        }
+    )
+    context = CampaignContext(
+        name="c",
+        parameters={"x1": "continuous", "x2": "continuous"},
+        objectives=("y",),
+        base_dir=Path("."),
+        clock_start=START,
+    )
+    lab = SimulatedDriver.for_config(config, context)
+    assert isinstance(lab, AsyncDriver)
+    lab.connect()
+    lab.submit([experiment(1), experiment(2)])
+    assert lab.free_slots() == 0
+    with pytest.raises(ValueError, match="free slots"):
+        lab.submit([experiment(3)])
+    done = lab.collect()
+    assert [c.experiment_id for c in done] == [1, 2]
+    assert {c.measurement.started_at for c in done} == {START}
+    assert lab.now() == START + timedelta(hours=2), "two experiments took two hours, not four"
+    lab.submit([experiment(3)])
+    (third,) = lab.collect()
+    assert third.measurement.started_at == START + timedelta(hours=2)
+    assert third.measurement.values == done[0].measurement.values, "same point, same reading"
