@@ -125,6 +125,22 @@ class Budget(_Section):
     )
 
 
+class StopRules(_Section):
+    """Reasons to stop before the budget is spent; the ledger records which one fired."""
+
+    objective_reaches: float | None = Field(
+        None,
+        description=(
+            "Stop once a measurement is at least this good (at or above it when maximising, "
+            "at or below when minimising)."
+        ),
+    )
+    no_improvement_for: PositiveInt | None = Field(
+        None,
+        description="Stop after this many finished experiments in a row without a new best.",
+    )
+
+
 class InitialDesign(_Section):
     """The space-filling experiments run before any model is fitted."""
 
@@ -156,6 +172,7 @@ class Campaign(_Section):
     description: str | None = None
     seed: int = Field(0, description="Seeds the initial design, the proposer and simulators.")
     budget: Budget
+    stop: StopRules = StopRules()
     space: Annotated[list[Parameter], Field(min_length=1)]
     objectives: Annotated[list[Objective], Field(min_length=1, max_length=1)] = Field(
         description="What is measured; one objective for now."

@@ -28,6 +28,7 @@ from drivers.base import (
     ParameterValue,
 )
 from orchestrator.campaign import LoadedCampaign
+from orchestrator.campaign.schema import StopRules
 from orchestrator.ledger import ExperimentRecord, Ledger
 from orchestrator.proposer import Observation, Proposal, Proposer
 
@@ -261,11 +262,34 @@ def stop_reason(
     clock_start: datetime,
 ) -> str | None:
     """Why the campaign should stop before proposing more, or ``None`` to go on."""
-    budget = loaded.campaign.budget
+    campaign = loaded.campaign
+    budget = campaign.budget
     if len(records) >= budget.experiments:
         return f"budget reached: {len(records)} of {budget.experiments} experiments"
     if budget.wall_clock is not None and now - clock_start >= budget.wall_clock:
         return f"deadline reached: {budget.wall_clock} on the instrument clock"
+    objective = campaign.objective
+    return _stop_rule_fired(campaign.stop, objective.goal, objective.name, records)
+
+
+def _stop_rule_fired(
+    rules: StopRules, goal: str, objective: str, records: Sequence[ExperimentRecord]
+) -> str | None:
+    sign = 1.0 if goal == "maximize" else -1.0
+    measured = [r for r in records if r.status == "done" and r.objective is not None]
+    if not measured:
+        return None
+    best = max(measured, key=lambda r: (sign * r.objective, -r.id))
+    target = rules.objective_reaches
+    if target is not None and sign * best.objective >= sign * target:
+        return f"target reached: {objective} = {best.objective:.6g} at #{best.id} (target {target})"
+    patience = rules.no_improvement_for
+    finished_since = sum(1 for r in records if r.id > best.id and r.status in ("done", "failed"))
+    if patience is not None and finished_since >= patience:
+        return (
+            f"no improvement for {finished_since} experiments: the best {objective} is still "
+            f"{best.objective:.6g} from #{best.id}"
+        )
     return None
 
 

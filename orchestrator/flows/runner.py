@@ -175,8 +175,14 @@ def build_driver(
 
 
 def fingerprint(loaded: LoadedCampaign) -> str:
-    """Hash of the settings that shape the data; a resumed run must have the same."""
-    settings = loaded.campaign.model_dump(mode="json", exclude={"budget", "description", "run_dir"})
+    """Hash of the settings that shape the data; a resumed run must have the same.
+
+    Settings left at their defaults are left out, so a new optional setting in a later
+    tansaku does not change the fingerprint of campaigns that do not use it.
+    """
+    settings = loaded.campaign.model_dump(
+        mode="json", exclude_defaults=True, exclude={"budget", "stop", "description", "run_dir"}
+    )
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 

@@ -154,8 +154,8 @@ class Ledger:
                 if stored_name != name or stored_fingerprint != fingerprint:
                     raise LedgerMismatchError(
                         f"this run directory holds campaign {stored_name!r} with other "
-                        "settings; only the budget and description may change between runs. "
-                        "Use a new --run-dir for a changed campaign."
+                        "settings; only the budget, stop rules and description may change "
+                        "between runs. Use a new --run-dir for a changed campaign."
                     )
                 if stored_mode != mode:
                     raise LedgerMismatchError(
