@@ -39,6 +39,9 @@ CampaignName = Annotated[
 ]
 
 
+FIXED_HELP = "Hold the parameter at this value for this campaign; it is not searched."
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -51,6 +54,7 @@ class ContinuousParameter(_Section):
     bounds: tuple[float, float]
     log_scale: bool = False
     unit: str | None = None
+    fixed: float | None = Field(None, description=FIXED_HELP)
 
     @model_validator(mode="after")
     def _check_bounds(self) -> ContinuousParameter:
@@ -61,6 +65,8 @@ class ContinuousParameter(_Section):
             raise ValueError(f"bounds [{low}, {high}]: the low bound must be below the high one")
         if self.log_scale and low <= 0:
             raise ValueError(f"log_scale needs bounds above 0, got low bound {low}")
+        if self.fixed is not None and not low <= self.fixed <= high:
+            raise ValueError(f"fixed value {self.fixed} lies outside the bounds [{low}, {high}]")
         return self
 
 
@@ -71,13 +77,70 @@ class IntegerParameter(_Section):
     name: Identifier
     bounds: tuple[StrictInt, StrictInt]
     unit: str | None = None
+    fixed: StrictInt | None = Field(None, description=FIXED_HELP)
 
     @model_validator(mode="after")
     def _check_bounds(self) -> IntegerParameter:
         low, high = self.bounds
         if low >= high:
             raise ValueError(f"bounds [{low}, {high}]: the low bound must be below the high one")
+        if self.fixed is not None and not low <= self.fixed <= high:
+            raise ValueError(f"fixed value {self.fixed} lies outside the bounds [{low}, {high}]")
         return self
+
+
+MAX_DISCRETE_VALUES = 10_000
+
+
+class DiscreteParameter(_Section):
+    """A number restricted to listed values, or to steps of a grid between two bounds."""
+
+    type: Literal["discrete"]
+    name: Identifier
+    values: Annotated[list[float], Field(min_length=2)] | None = Field(
+        None, description="The allowed values, e.g. [0.5, 1, 2, 5]."
+    )
+    bounds: tuple[float, float] | None = Field(None, description="With `step`: the grid's ends.")
+    step: float | None = Field(None, gt=0, description="With `bounds`: the grid's spacing.")
+    unit: str | None = None
+    fixed: float | None = Field(None, description=FIXED_HELP)
+
+    @model_validator(mode="after")
+    def _check_values(self) -> DiscreteParameter:
+        if (self.values is None) == (self.step is None and self.bounds is None):
+            raise ValueError("give either `values`, or `bounds` and `step`")
+        if self.values is None:
+            if self.bounds is None or self.step is None:
+                raise ValueError("a grid needs both `bounds` and `step`")
+            low, high = self.bounds
+            if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
+                raise ValueError(f"bounds [{low}, {high}] must be finite, low below high")
+            count = math.floor((high - low) / self.step + 1e-9) + 1
+            if count > MAX_DISCRETE_VALUES:
+                raise ValueError(
+                    f"step {self.step} makes {count} values; at most {MAX_DISCRETE_VALUES} "
+                    "(use a continuous parameter instead)"
+                )
+        elif not all(math.isfinite(v) for v in self.values):
+            raise ValueError("values must be finite numbers")
+        elif len(set(self.values)) != len(self.values):
+            raise ValueError("values must be distinct")
+        if self.fixed is not None and not any(
+            math.isclose(self.fixed, v, rel_tol=1e-9, abs_tol=1e-12) for v in self.allowed
+        ):
+            raise ValueError(f"fixed value {self.fixed} is not one of the allowed values")
+        return self
+
+    @property
+    def allowed(self) -> list[float]:
+        """The allowed values, ascending."""
+        if self.values is not None:
+            return sorted(self.values)
+        assert self.bounds is not None and self.step is not None
+        low, high = self.bounds
+        count = math.floor((high - low) / self.step + 1e-9) + 1
+        # Rounded so that 0.1-steps read 0.3, not 0.30000000000000004.
+        return [round(low + k * self.step, 12) for k in range(count)]
 
 
 class CategoricalParameter(_Section):
@@ -86,6 +149,7 @@ class CategoricalParameter(_Section):
     type: Literal["categorical"]
     name: Identifier
     values: Annotated[list[str | int | float], Field(min_length=1)]
+    fixed: str | int | float | None = Field(None, description=FIXED_HELP)
 
     @model_validator(mode="after")
     def _check_values(self) -> CategoricalParameter:
@@ -93,13 +157,22 @@ class CategoricalParameter(_Section):
         repeated = sorted({label for label in labels if labels.count(label) > 1})
         if repeated:
             raise ValueError(f"values must be distinct; repeated: {', '.join(repeated)}")
+        if self.fixed is not None and str(self.fixed) not in labels:
+            raise ValueError(f"fixed value {self.fixed!r} is not one of: {', '.join(labels)}")
         return self
 
 
 Parameter = Annotated[
-    ContinuousParameter | IntegerParameter | CategoricalParameter,
+    ContinuousParameter | IntegerParameter | DiscreteParameter | CategoricalParameter,
     Field(discriminator="type"),
 ]
+
+
+class Mixture(_Section):
+    """Components whose amounts add up to a fixed total (fractions to 1, percent to 100)."""
+
+    components: Annotated[list[Identifier], Field(min_length=2)]
+    total: float = Field(1.0, gt=0)
 
 
 class Objective(_Section):
@@ -174,6 +247,14 @@ class Campaign(_Section):
     budget: Budget
     stop: StopRules = StopRules()
     space: Annotated[list[Parameter], Field(min_length=1)]
+    mixtures: list[Mixture] = Field(
+        default_factory=list,
+        description="Groups of continuous parameters whose values add up to a total.",
+    )
+    constraints: list[str] = Field(
+        default_factory=list,
+        description="Linear constraints on numeric parameters, e.g. 'temp + 2 * minutes <= 400'.",
+    )
     objectives: Annotated[list[Objective], Field(min_length=1, max_length=1)] = Field(
         description="What is measured; one objective for now."
     )
@@ -197,6 +278,45 @@ class Campaign(_Section):
         if repeated:
             raise ValueError(f"parameter names must be distinct; repeated: {', '.join(repeated)}")
         return space
+
+    @field_validator("mixtures")
+    @classmethod
+    def _mixtures_can_reach_their_totals(
+        cls, mixtures: list[Mixture], info: ValidationInfo
+    ) -> list[Mixture]:
+        if "space" not in info.data:
+            return mixtures  # the space has its own errors; these would only echo them
+        space = {p.name: p for p in info.data["space"]}
+        seen: set[str] = set()
+        for number, mixture in enumerate(mixtures, start=1):
+            where = f"mixture {number} ({', '.join(mixture.components)})"
+            for name in mixture.components:
+                parameter = space.get(name)
+                if not isinstance(parameter, ContinuousParameter) or parameter.log_scale:
+                    raise ValueError(
+                        f"{where}: {name!r} must be a continuous parameter on a linear scale"
+                    )
+                if name in seen:
+                    raise ValueError(f"{where}: {name!r} is in more than one mixture or twice")
+                seen.add(name)
+            low, high = _reachable(mixture.components, space)
+            if not low - 1e-9 <= mixture.total <= high + 1e-9:
+                raise ValueError(
+                    f"{where}: the components' bounds add up to [{low:g}, {high:g}], which "
+                    f"cannot reach the total {mixture.total:g}"
+                )
+        return mixtures
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints_are_linear_and_satisfiable(
+        cls, constraints: list[str], info: ValidationInfo
+    ) -> list[str]:
+        from orchestrator.campaign.constraints import check_constraints
+
+        if "space" in info.data:
+            check_constraints(constraints, info.data["space"], info.data.get("mixtures", []))
+        return constraints
 
     @field_validator("objectives")
     @classmethod
@@ -237,6 +357,21 @@ class Campaign(_Section):
         """
         default = max(5, len(self.space) + 1)
         return min(self.proposer.initial.n or default, self.budget.experiments)
+
+
+def _reachable(names: list[str], space: dict[str, Parameter]) -> tuple[float, float]:
+    """The smallest and largest sum the named parameters can take within their bounds."""
+    lows, highs = [], []
+    for name in names:
+        parameter = space[name]
+        assert isinstance(parameter, ContinuousParameter)
+        if parameter.fixed is not None:
+            lows.append(parameter.fixed)
+            highs.append(parameter.fixed)
+        else:
+            lows.append(parameter.bounds[0])
+            highs.append(parameter.bounds[1])
+    return sum(lows), sum(highs)
 
 
 @cache

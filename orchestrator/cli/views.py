@@ -12,7 +12,11 @@ from rich.table import Table
 
 from drivers.units import format_duration
 from orchestrator.campaign import LoadedCampaign
-from orchestrator.campaign.schema import CategoricalParameter, ContinuousParameter
+from orchestrator.campaign.schema import (
+    CategoricalParameter,
+    ContinuousParameter,
+    DiscreteParameter,
+)
 from orchestrator.ledger import Ledger
 from orchestrator.report import CampaignSummary, summarize
 
@@ -27,10 +31,25 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
     for p in campaign.space:
         if isinstance(p, CategoricalParameter):
             values = ", ".join(map(str, p.values))
+        elif isinstance(p, DiscreteParameter):
+            allowed = [f"{v:g}" for v in p.allowed]
+            values = (
+                ", ".join(allowed)
+                if len(allowed) <= 8
+                else f"{allowed[0]}, {allowed[1]}, …, {allowed[-1]} ({len(allowed)} values)"
+            )
         else:
             log = " (log)" if isinstance(p, ContinuousParameter) and p.log_scale else ""
-            values = f"[{p.bounds[0]}, {p.bounds[1]}]{log}" + (f" {p.unit}" if p.unit else "")
+            values = f"[{p.bounds[0]}, {p.bounds[1]}]{log}"
+        if getattr(p, "unit", None):
+            values += f" {p.unit}"
+        if p.fixed is not None:
+            values = f"fixed at {p.fixed} (of {values})"
         table.add_row(p.name, p.type, values)
+    for mixture in campaign.mixtures:
+        table.add_row(" + ".join(mixture.components), "mixture", f"= {mixture.total:g}")
+    for constraint in campaign.constraints:
+        table.add_row(constraint, "constraint", "")
     objective = campaign.objective
     budget = f"{campaign.budget.experiments} experiments"
     if campaign.budget.wall_clock is not None:

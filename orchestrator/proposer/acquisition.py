@@ -8,6 +8,7 @@ from botorch.models.model import Model
 from botorch.optim import optimize_acqf
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 
+from orchestrator.proposer.constraints import EncodedConstraints
 from orchestrator.proposer.encoding import SpaceEncoding
 
 
@@ -20,6 +21,7 @@ def optimize_log_nei(
     x_pending: torch.Tensor | None = None,
     num_restarts: int = 10,
     raw_samples: int = 512,
+    constraints: EncodedConstraints | None = None,
 ) -> tuple[torch.Tensor, float]:
     """Maximise qLogNEI for a batch of ``q`` points.
 
@@ -30,6 +32,7 @@ def optimize_log_nei(
         q: batch size.
         encoding: says which columns are integer or categorical.
         x_pending: ``p x d`` points proposed but not yet measured.
+        constraints: linear constraints over the encoded columns.
 
     Returns:
         The ``q x d`` encoded candidates and the batch's log acquisition value.
@@ -41,10 +44,13 @@ def optimize_log_nei(
     acquisition = qLogNoisyExpectedImprovement(
         model, X_baseline=train_x, X_pending=x_pending, prune_baseline=True
     )
-    discrete = encoding.integer_columns
-    # A categorical with a single value is a constant, not a choice to search.
-    fixed = {i: 0.0 for i, values in encoding.categorical_columns.items() if len(values) == 1}
+    fixed = encoding.fixed_columns
+    discrete = {i: v for i, v in encoding.discrete_columns.items() if i not in fixed}
     categorical = {i: v for i, v in encoding.categorical_columns.items() if i not in fixed}
+    linear = {
+        "inequality_constraints": (constraints.inequalities or None) if constraints else None,
+        "equality_constraints": (constraints.equalities or None) if constraints else None,
+    }
     if discrete or categorical:
         candidates, _ = optimize_acqf_mixed_alternating(
             acquisition,
@@ -55,6 +61,7 @@ def optimize_log_nei(
             q=q,
             num_restarts=num_restarts,
             raw_samples=raw_samples,
+            **linear,
         )
     else:
         candidates, _ = optimize_acqf(
@@ -64,6 +71,7 @@ def optimize_log_nei(
             num_restarts=num_restarts,
             raw_samples=raw_samples,
             fixed_features=fixed or None,
+            **linear,
         )
     with torch.no_grad():
         value = float(acquisition(candidates.unsqueeze(0)).item())

@@ -1,8 +1,9 @@
 """Between a campaign's parameters and the numeric columns the model works in.
 
-One column per parameter: a continuous value (its log10 on a log scale), an integer as
-a float, a categorical as the index of its value. Decoding rounds and clamps, so any
-row the optimiser returns maps to a point inside the declared space.
+One column per parameter: a continuous value (its log10 on a log scale), an integer or
+discrete value as a float, a categorical as the index of its value. Decoding rounds and
+clamps, so any row the optimiser returns maps to a point inside the declared space;
+a fixed parameter always decodes to its fixed value.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from drivers.base import ParameterValue
 from orchestrator.campaign.schema import (
     CategoricalParameter,
     ContinuousParameter,
+    DiscreteParameter,
     IntegerParameter,
     Parameter,
 )
@@ -48,13 +50,28 @@ class SpaceEncoding:
         }
 
     @property
-    def integer_columns(self) -> dict[int, list[float]]:
-        """Column → allowed encoded values, for integer parameters."""
-        return {
-            i: [float(v) for v in range(p.bounds[0], p.bounds[1] + 1)]
-            for i, p in enumerate(self.space)
-            if isinstance(p, IntegerParameter)
-        }
+    def discrete_columns(self) -> dict[int, list[float]]:
+        """Column → allowed encoded values, for integer and discrete parameters."""
+        columns: dict[int, list[float]] = {}
+        for i, p in enumerate(self.space):
+            if isinstance(p, IntegerParameter):
+                columns[i] = [float(v) for v in range(p.bounds[0], p.bounds[1] + 1)]
+            elif isinstance(p, DiscreteParameter):
+                columns[i] = p.allowed
+        return columns
+
+    @property
+    def fixed_columns(self) -> dict[int, float]:
+        """Column → encoded value, for parameters held fixed (and one-value categoricals)."""
+        columns = {i: _encode(p, p.fixed) for i, p in enumerate(self.space) if p.fixed is not None}
+        for i, p in enumerate(self.space):
+            if isinstance(p, CategoricalParameter) and len(p.values) == 1:
+                columns[i] = 0.0
+        return columns
+
+    def column(self, name: str) -> int:
+        """The column of parameter ``name``."""
+        return [p.name for p in self.space].index(name)
 
     def encode(self, parameters: Mapping[str, ParameterValue]) -> list[float]:
         """A parameter mapping as one row of encoded columns."""
@@ -62,7 +79,10 @@ class SpaceEncoding:
 
     def decode(self, row: Sequence[float]) -> dict[str, ParameterValue]:
         """The point of the space nearest to an encoded row (rounded, clamped)."""
-        return {p.name: _decode(p, float(x)) for p, x in zip(self.space, row, strict=True)}
+        return {
+            p.name: p.fixed if p.fixed is not None else _decode(p, float(x))
+            for p, x in zip(self.space, row, strict=True)
+        }
 
     def from_unit(self, row: Sequence[float]) -> dict[str, ParameterValue]:
         """Map a point of the unit cube (e.g. a Sobol point) onto the space, uniformly.
@@ -73,11 +93,16 @@ class SpaceEncoding:
         point: dict[str, ParameterValue] = {}
         for p, u in zip(self.space, row, strict=True):
             u = min(max(float(u), 0.0), 1.0)
-            if isinstance(p, CategoricalParameter):
+            if p.fixed is not None:
+                point[p.name] = p.fixed
+            elif isinstance(p, CategoricalParameter):
                 point[p.name] = p.values[min(int(u * len(p.values)), len(p.values) - 1)]
             elif isinstance(p, IntegerParameter):
                 low, high = p.bounds
                 point[p.name] = min(low + int(u * (high - low + 1)), high)
+            elif isinstance(p, DiscreteParameter):
+                allowed = p.allowed
+                point[p.name] = allowed[min(int(u * len(allowed)), len(allowed) - 1)]
             else:
                 low, high = _column_bounds(p)
                 point[p.name] = _decode(p, low + u * (high - low))
@@ -87,6 +112,9 @@ class SpaceEncoding:
 def _column_bounds(parameter: Parameter) -> tuple[float, float]:
     if isinstance(parameter, CategoricalParameter):
         return 0.0, float(len(parameter.values) - 1)
+    if isinstance(parameter, DiscreteParameter):
+        allowed = parameter.allowed
+        return allowed[0], allowed[-1]
     low, high = parameter.bounds
     if isinstance(parameter, ContinuousParameter) and parameter.log_scale:
         return math.log10(low), math.log10(high)
@@ -108,6 +136,8 @@ def _decode(parameter: Parameter, x: float) -> ParameterValue:
         return parameter.values[round(x)]
     if isinstance(parameter, IntegerParameter):
         return round(x)
+    if isinstance(parameter, DiscreteParameter):
+        return min(parameter.allowed, key=lambda value: abs(value - x))
     if parameter.log_scale:
         # 10**log10(high) can overshoot high by an ulp: clamp in natural units too.
         return min(max(10.0**x, parameter.bounds[0]), parameter.bounds[1])

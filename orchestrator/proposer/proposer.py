@@ -11,11 +11,15 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from drivers.base import ParameterValue
+from orchestrator.campaign.constraints import campaign_constraints
 from orchestrator.campaign.schema import Campaign
 from orchestrator.proposer.encoding import SpaceEncoding
+
+if TYPE_CHECKING:
+    from torch.quasirandom import SobolEngine
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class Proposer:
     def __init__(self, campaign: Campaign) -> None:
         self.campaign = campaign
         self.encoding = SpaceEncoding(campaign.space)
+        self.constraints = campaign_constraints(campaign)
 
     def suggest(
         self,
@@ -93,11 +98,61 @@ class Proposer:
         from torch.quasirandom import SobolEngine
 
         engine = SobolEngine(self.encoding.dim, scramble=True, seed=self.campaign.seed)
-        engine.fast_forward(start)
+        if self.constraints:
+            points = self._feasible_initial_points(engine, start, n)
+        else:
+            engine.fast_forward(start)
+            points = [self.encoding.from_unit(r.tolist()) for r in engine.draw(n, dtype=_dtype())]
         return [
-            Proposal(self.encoding.from_unit(row.tolist()), "sobol", {"sobol_index": start + i})
-            for i, row in enumerate(engine.draw(n, dtype=_dtype()))
+            Proposal(point, "sobol", {"sobol_index": start + i}) for i, point in enumerate(points)
         ]
+
+    def _feasible_initial_points(
+        self, engine: SobolEngine, start: int, n: int
+    ) -> list[dict[str, ParameterValue]]:
+        """The initial design inside the constraints: Sobol for the unconstrained columns,
+        uniform samples of the constraints' polytope (hit-and-run) for the others.
+
+        Samples are drawn in one seeded sequence so a resumed campaign gets the same
+        design; after rounding integer or discrete columns, points that leave the
+        constraints are skipped for the next ones in the sequence.
+        """
+        import torch
+        from botorch.utils.sampling import get_polytope_samples
+
+        from orchestrator.proposer.constraints import encode_constraints, satisfies
+
+        encoding = self.encoding
+        fixed = encoding.fixed_columns
+        constrained = sorted(
+            {encoding.column(name) for c in self.constraints for name in c.coefficients}
+            - set(fixed)
+        )
+        bounds = torch.tensor([encoding.bounds[i] for i in constrained], dtype=_dtype()).T
+        system = encode_constraints(self.constraints, encoding, _dtype(), constrained)
+        pool_size = 4 * self.campaign.initial_size
+        samples = get_polytope_samples(
+            pool_size,
+            bounds,
+            inequality_constraints=system.inequalities or None,
+            equality_constraints=system.equalities or None,
+            seed=self.campaign.seed,
+        )
+        sobol = engine.draw(pool_size, dtype=_dtype())
+        feasible = []
+        for sample, unit in zip(samples.tolist(), sobol.tolist(), strict=True):
+            row = encoding.encode(encoding.from_unit(unit))
+            for column, value in zip(constrained, sample, strict=True):
+                row[column] = value
+            point = encoding.decode(row)
+            if satisfies(point, self.constraints):
+                feasible.append(point)
+        if len(feasible) < start + n:
+            raise RuntimeError(
+                "could not draw an initial design inside the constraints; with integer or "
+                "discrete parameters in a constraint, few rounded points may satisfy it"
+            )
+        return feasible[start : start + n]
 
     def _bayesian(
         self,
@@ -110,6 +165,7 @@ class Proposer:
         import torch
 
         from orchestrator.proposer.acquisition import optimize_log_nei
+        from orchestrator.proposer.constraints import encode_constraints
         from orchestrator.proposer.model import describe, fit_model, hyperparameters
 
         sign = 1.0 if self.campaign.objective.goal == "maximize" else -1.0
@@ -139,6 +195,7 @@ class Proposer:
                 encoding=self.encoding,
                 num_restarts=self.campaign.proposer.num_restarts,
                 raw_samples=self.campaign.proposer.raw_samples,
+                constraints=encode_constraints(self.constraints, self.encoding, _dtype()),
             )
             finished = time.perf_counter()
         details: dict[str, Any] = {

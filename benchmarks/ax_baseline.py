@@ -1,0 +1,759 @@
+"""Ax baseline for tansaku's benchmarks: Ax's default generation strategy against Sobol only.
+
+Measures, for each problem below and seeds 0..N-1, two arms driven through Ax's ``Client``
+API one trial at a time (``get_next_trials(max_trials=1)``, evaluate, ``complete_trial``):
+
+- "Ax <version> default": ``Client(random_seed=seed)`` with no generation strategy
+  configured, so Ax chooses its default (center point, Sobol up to 5 trials, then
+  ``MBM`` — BoTorch's modular model with Ax's default surrogate and acquisition);
+- "Sobol only": ``configure_generation_strategy(method="random_search",
+  initialize_with_center=False, initialization_random_seed=seed)``, a scrambled Sobol
+  sequence for the whole budget.
+
+Problems (all noise-free ``botorch.test_functions``, all minimised; the functions' values
+are given to Ax as bare floats, so Ax infers the noise level as a user would):
+
+- ``branin30``: Branin, 30 evaluations, x1 in [-5, 10], x2 in [0, 15], minimum 0.397887;
+- ``hartmann6_35`` and ``hartmann6_50``: Hartmann6 on [0, 1]^6, 35 and 50 evaluations,
+  minimum -3.32237;
+- ``branin_c30``: Branin under the linear constraint ``x1 + x2 <= 4`` (Ax
+  ``parameter_constraints``), 30 evaluations. The constraint cuts off all three of
+  Branin's global minima (their x1 + x2 are 9.13, 5.42 and 11.90), so the constrained
+  minimum lies on the constraint; the script computes it (dense grid, then SLSQP) and
+  prints it in the report;
+- ``branincurrin30``: BraninCurrin on [0, 1]^2, both objectives minimised, 30
+  evaluations; its reference point (18, 6) is given to Ax as objective thresholds.
+
+Metrics per run: the final log10 simple regret, log10(best observed - minimum) floored at
+1e-12, or for BraninCurrin the final hypervolume w.r.t. the reference point and
+log10(max_hv - hv); and the mean wall seconds per iteration (``get_next_trials`` plus
+``complete_trial``, the function evaluation excluded), separately for model-based (MBM)
+iterations and for initialisation (center, Sobol) iterations.
+
+Output: a Markdown report on stdout (progress on stderr) with, per problem and arm, the
+median, [min, max] and IQR of the final metric, the median seconds per iteration, and every
+seed's value; ``--json PATH`` also writes every raw per-seed number (evaluated points,
+values, best-so-far traces, per-iteration timings, warning counts), rewritten after every
+run, for merging with tansaku's figures. Warnings (Ax emits many Pandas4Warning lines with
+pandas 3) are silenced and counted per run; Ax's INFO logging is turned off.
+
+Needs the ``bench`` extra (``pip install -e '.[bench]'``). Usage, from the repository root:
+
+    .venv/bin/python benchmarks/ax_baseline.py [--seeds N] [--problems KEY,KEY,...]
+        [--budget-override KEY=N] [--json PATH]
+
+Without ``--seeds`` it runs seeds 0..9. ``--budget-override`` (for smoke tests) changes a
+problem's number of evaluations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import shlex
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from ax import Client, RangeParameterConfig
+from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
+from botorch.test_functions import Branin, Hartmann
+from botorch.test_functions.multi_objective import BraninCurrin
+from botorch.utils.multi_objective.box_decompositions.dominated import (
+    DominatedPartitioning,
+)
+from scipy.optimize import minimize
+
+REGRET_FLOOR = 1e-12
+"""Regrets and hypervolume gaps below this are reported as this."""
+
+DEFAULT_SEEDS = 10
+SOBOL_ARM = "Sobol only"
+PROBLEM_KEYS = ("branin30", "hartmann6_35", "hartmann6_50", "branin_c30", "branincurrin30")
+MBM_NODE = "MBM"
+"""The name of the model-based generation node in Ax's default strategy."""
+
+CONSTRAINT_COEFFICIENTS = (1.0, 1.0)
+CONSTRAINT_BOUND = 4.0
+"""The constrained Branin problem: x1 + x2 <= 4."""
+
+GRID_POINTS = 2001
+"""Grid points per axis for locating the constrained Branin minimum before polishing."""
+
+REFERENCES: dict[str, dict[str, float]] = {
+    "branin30": {"Ax 1.3 default": -2.30},
+    "hartmann6_35": {"Ax 1.3 default": -1.19},
+    "hartmann6_50": {"Ax 1.3 default": -1.60},
+}
+"""Median final log10 regret over 10 seeds, measured by someone else on this machine."""
+REFERENCE_SEEDS = 10
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A benchmark problem: search space, objective(s), budget and how a run is scored."""
+
+    key: str
+    label: str
+    budget: int
+    names: tuple[str, ...]
+    bounds: tuple[tuple[float, float], ...]
+    metrics: tuple[str, ...]
+    evaluate: Callable[[Sequence[float]], dict[str, float]]
+    optimum: float | None = None
+    """Minimum of a single-objective problem (regret problems)."""
+    ref_point: tuple[float, ...] | None = None
+    """Reference point of a multi-objective problem, in the minimised objectives."""
+    max_hv: float | None = None
+    constraint: tuple[tuple[float, ...], float] | None = None
+    """Linear constraint (coefficients, bound): sum(c * x) <= bound."""
+    notes: str = ""
+
+    @property
+    def multi_objective(self) -> bool:
+        return self.ref_point is not None
+
+    @property
+    def metric_label(self) -> str:
+        return "log10 HV gap" if self.multi_objective else "log10 regret"
+
+    def constraint_strings(self) -> list[str]:
+        """The constraint in Ax's ``parameter_constraints`` syntax."""
+        if self.constraint is None:
+            return []
+        coefficients, bound = self.constraint
+        terms = " + ".join(
+            name if c == 1.0 else f"{c!r} * {name}"
+            for c, name in zip(coefficients, self.names, strict=True)
+        )
+        return [f"{terms} <= {bound!r}"]
+
+    def feasible(self, x: Sequence[float], tolerance: float = 1e-9) -> bool:
+        """Whether ``x`` satisfies the linear constraint (always true without one)."""
+        if self.constraint is None:
+            return True
+        coefficients, bound = self.constraint
+        return sum(c * v for c, v in zip(coefficients, x, strict=True)) <= bound + tolerance
+
+
+@dataclass
+class RunResult:
+    """One optimisation run: everything measured, JSON-ready."""
+
+    problem: str
+    arm: str
+    seed: int
+    x: list[list[float]] = field(default_factory=list)
+    y: list[dict[str, float]] = field(default_factory=list)
+    nodes: list[str] = field(default_factory=list)
+    gen_seconds: list[float] = field(default_factory=list)
+    complete_seconds: list[float] = field(default_factory=list)
+    eval_seconds: list[float] = field(default_factory=list)
+    trace: list[float] = field(default_factory=list)
+    """Best-so-far value after each evaluation: best objective, or hypervolume."""
+    final_value: float = math.nan
+    """Best objective observed, or final hypervolume."""
+    final_metric: float = math.nan
+    """log10 regret, or log10 HV gap."""
+    infeasible: int = 0
+    wall_seconds: float = 0.0
+    load_before: float = 0.0
+    warnings: dict[str, int] = field(default_factory=dict)
+
+    def iteration_seconds(self, model_based: bool) -> list[float]:
+        """get_next_trials + complete_trial per iteration, for MBM or for init iterations."""
+        return [
+            g + c
+            for g, c, node in zip(self.gen_seconds, self.complete_seconds, self.nodes, strict=True)
+            if (node == MBM_NODE) == model_based
+        ]
+
+    def mean_iteration_seconds(self, model_based: bool) -> float:
+        values = self.iteration_seconds(model_based)
+        return float(np.mean(values)) if values else math.nan
+
+    def to_json(self) -> dict[str, Any]:
+        data = dict(self.__dict__)
+        data["mbm_seconds_per_iteration"] = self.mean_iteration_seconds(True)
+        data["init_seconds_per_iteration"] = self.mean_iteration_seconds(False)
+        data["mbm_iterations"] = len(self.iteration_seconds(True))
+        return data
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median, range and quartiles of a sample."""
+
+    median: float
+    low: float
+    high: float
+    q1: float
+    q3: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        q1, median, q3 = np.percentile(values, [25, 50, 75])
+        return cls(float(median), min(values), max(values), float(q1), float(q3))
+
+
+def log(message: str) -> None:
+    """Progress line on stderr, so stdout holds only the report."""
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def _single(function: Callable[[torch.Tensor], torch.Tensor], metric: str) -> Any:
+    def evaluate(x: Sequence[float]) -> dict[str, float]:
+        value = function(torch.tensor([list(x)], dtype=torch.float64))
+        return {metric: float(value.item())}
+
+    return evaluate
+
+
+def constrained_branin_minimum() -> tuple[float, tuple[float, float]]:
+    """The minimum of Branin under x1 + x2 <= 4: the best of a dense grid, polished.
+
+    The 20 best feasible grid points are each polished with SLSQP under the bounds and
+    the constraint; the best polished point is returned (value, x).
+    """
+    branin = Branin()
+    (low1, low2), (high1, high2) = branin.bounds.tolist()
+    x1, x2 = torch.meshgrid(
+        torch.linspace(low1, high1, GRID_POINTS, dtype=torch.float64),
+        torch.linspace(low2, high2, GRID_POINTS, dtype=torch.float64),
+        indexing="ij",
+    )
+    points = torch.stack([x1.reshape(-1), x2.reshape(-1)], dim=-1)
+    (c1, c2), bound = CONSTRAINT_COEFFICIENTS, CONSTRAINT_BOUND
+    points = points[c1 * points[:, 0] + c2 * points[:, 1] <= bound]
+    with torch.no_grad():
+        values = branin(points)
+    starts = points[torch.argsort(values)[:20]].numpy()
+
+    def objective(x: np.ndarray) -> float:
+        return float(branin(torch.tensor(x[None, :], dtype=torch.float64)).item())
+
+    constraint = {"type": "ineq", "fun": lambda x: bound - c1 * x[0] - c2 * x[1]}
+    best: tuple[float, tuple[float, float]] | None = None
+    for start in starts:
+        result = minimize(
+            objective,
+            start,
+            method="SLSQP",
+            bounds=[(low1, high1), (low2, high2)],
+            constraints=[constraint],
+            options={"ftol": 1e-15, "maxiter": 500},
+        )
+        x = np.clip(result.x, [low1, low2], [high1, high2])
+        if c1 * x[0] + c2 * x[1] > bound + 1e-12:
+            continue
+        value = objective(x)
+        if best is None or value < best[0]:
+            best = (value, (float(x[0]), float(x[1])))
+    if best is None:
+        raise RuntimeError("no feasible polished point for the constrained Branin problem")
+    return best
+
+
+def build_problems(constrained_optimum: float | None) -> dict[str, Problem]:
+    """Every problem, keyed by its ``--problems`` name."""
+    branin = Branin()
+    hartmann6 = Hartmann(dim=6)
+    branin_currin = BraninCurrin()
+    branin_bounds = tuple(zip(*branin.bounds.tolist(), strict=True))
+    hartmann_bounds = tuple(zip(*hartmann6.bounds.tolist(), strict=True))
+    bc_bounds = tuple(zip(*branin_currin.bounds.tolist(), strict=True))
+
+    def branin_currin_evaluate(x: Sequence[float]) -> dict[str, float]:
+        values = branin_currin(torch.tensor([list(x)], dtype=torch.float64))[0]
+        return {"branin": float(values[0]), "currin": float(values[1])}
+
+    problems = [
+        Problem(
+            "branin30",
+            "Branin/30",
+            30,
+            ("x1", "x2"),
+            branin_bounds,
+            ("f",),
+            _single(branin, "f"),
+            optimum=float(branin.optimal_value),
+        ),
+        Problem(
+            "hartmann6_35",
+            "Hartmann6/35",
+            35,
+            tuple(f"x{i + 1}" for i in range(6)),
+            hartmann_bounds,
+            ("f",),
+            _single(hartmann6, "f"),
+            optimum=float(hartmann6.optimal_value),
+        ),
+        Problem(
+            "hartmann6_50",
+            "Hartmann6/50",
+            50,
+            tuple(f"x{i + 1}" for i in range(6)),
+            hartmann_bounds,
+            ("f",),
+            _single(hartmann6, "f"),
+            optimum=float(hartmann6.optimal_value),
+        ),
+        Problem(
+            "branin_c30",
+            "Branin, x1 + x2 <= 4 /30",
+            30,
+            ("x1", "x2"),
+            branin_bounds,
+            ("f",),
+            _single(branin, "f"),
+            optimum=constrained_optimum,
+            constraint=(CONSTRAINT_COEFFICIENTS, CONSTRAINT_BOUND),
+        ),
+        Problem(
+            "branincurrin30",
+            "BraninCurrin/30",
+            30,
+            ("x1", "x2"),
+            bc_bounds,
+            ("branin", "currin"),
+            branin_currin_evaluate,
+            ref_point=tuple(branin_currin.ref_point.tolist()),
+            max_hv=float(branin_currin.max_hv),
+        ),
+    ]
+    return {problem.key: problem for problem in problems}
+
+
+def hypervolume(values: Sequence[Sequence[float]], ref_point: Sequence[float]) -> float:
+    """Hypervolume dominated by minimised ``values`` and bounded by ``ref_point``."""
+    if not values:
+        return 0.0
+    y = -torch.tensor(values, dtype=torch.float64)
+    partitioning = DominatedPartitioning(
+        ref_point=-torch.tensor(ref_point, dtype=torch.float64), Y=y
+    )
+    return float(partitioning.compute_hypervolume().item())
+
+
+def score(problem: Problem, result: RunResult) -> None:
+    """Fill in ``result``'s trace, final value and final metric."""
+    if problem.multi_objective:
+        ref_point = problem.ref_point
+        assert ref_point is not None and problem.max_hv is not None
+        rows = [[y[m] for m in problem.metrics] for y in result.y]
+        result.trace = [hypervolume(rows[: i + 1], ref_point) for i in range(len(rows))]
+        result.final_value = result.trace[-1]
+        gap = problem.max_hv - result.final_value
+    else:
+        assert problem.optimum is not None
+        best = math.inf
+        result.trace = []
+        for x, y in zip(result.x, result.y, strict=True):
+            if problem.feasible(x):
+                best = min(best, y["f"])
+            result.trace.append(best)
+        result.final_value = best
+        gap = best - problem.optimum
+    result.final_metric = math.log10(max(gap, REGRET_FLOOR))
+
+
+def make_client(problem: Problem, arm: str, seed: int) -> Client:
+    """An Ax ``Client`` for ``problem``: Ax's default strategy, or Sobol only."""
+    client = Client(random_seed=seed)
+    client.configure_experiment(
+        parameters=[
+            RangeParameterConfig(name=name, bounds=bounds, parameter_type="float")
+            for name, bounds in zip(problem.names, problem.bounds, strict=True)
+        ],
+        parameter_constraints=problem.constraint_strings() or None,
+        name=f"{problem.key}-seed{seed}",
+    )
+    if problem.multi_objective:
+        assert problem.ref_point is not None
+        client.configure_optimization(
+            objective=", ".join(f"-{m}" for m in problem.metrics),
+            outcome_constraints=[
+                f"{m} <= {r!r}" for m, r in zip(problem.metrics, problem.ref_point, strict=True)
+            ],
+        )
+    else:
+        client.configure_optimization(objective=f"-{problem.metrics[0]}")
+    if arm == SOBOL_ARM:
+        client.configure_generation_strategy(
+            method="random_search",
+            initialize_with_center=False,
+            initialization_random_seed=seed,
+        )
+    return client
+
+
+def default_arm() -> str:
+    return f"Ax {metadata.version('ax-platform')} default"
+
+
+def run_once(problem: Problem, arm: str, seed: int) -> RunResult:
+    """One run of ``arm`` on ``problem`` with ``seed``, one trial at a time."""
+    result = RunResult(problem=problem.key, arm=arm, seed=seed)
+    caught: Counter[str] = Counter()
+    result.load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        client = make_client(problem, arm, seed)
+        for _ in range(problem.budget):
+            t0 = time.perf_counter()
+            trials = client.get_next_trials(max_trials=1)
+            t1 = time.perf_counter()
+            if len(trials) != 1:
+                raise RuntimeError(f"Ax generated {len(trials)} trials, expected 1")
+            ((index, parameters),) = trials.items()
+            x = [float(parameters[name]) for name in problem.names]  # type: ignore[arg-type]
+            outcome = problem.evaluate(x)
+            t2 = time.perf_counter()
+            client.complete_trial(trial_index=index, raw_data=outcome)  # type: ignore[arg-type]
+            t3 = time.perf_counter()
+            result.x.append(x)
+            result.y.append(outcome)
+            result.gen_seconds.append(t1 - t0)
+            result.eval_seconds.append(t2 - t1)
+            result.complete_seconds.append(t3 - t2)
+            # Keep the record list short: count and drop as we go.
+            caught.update(w.category.__name__ for w in records)
+            records.clear()
+        summary = client.summarize()
+        caught.update(w.category.__name__ for w in records)
+    result.wall_seconds = time.perf_counter() - started
+    by_index = dict(zip(summary["trial_index"], summary["generation_node"], strict=True))
+    result.nodes = [str(by_index[i]) for i in range(problem.budget)]
+    result.infeasible = sum(not problem.feasible(x) for x in result.x)
+    result.warnings = dict(sorted(caught.items()))
+    score(problem, result)
+    return result
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub-flavoured Markdown table."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def seconds(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.3f}"
+
+
+def report(
+    problems: Sequence[Problem],
+    arms: Sequence[str],
+    results: Sequence[RunResult],
+    constrained: tuple[float, tuple[float, float]] | None,
+) -> str:
+    """The Markdown body: problems, summary, per-seed values, notes."""
+    grouped: dict[tuple[str, str], list[RunResult]] = {}
+    for result in results:
+        grouped.setdefault((result.problem, result.arm), []).append(result)
+
+    problem_rows = []
+    for problem in problems:
+        space = ", ".join(
+            f"{name} ∈ [{low:g}, {high:g}]"
+            for name, (low, high) in zip(problem.names, problem.bounds, strict=True)
+        )
+        if problem.constraint is not None:
+            space += "; " + problem.constraint_strings()[0]
+        if problem.multi_objective:
+            target = (
+                f"minimise branin, currin; ref point {tuple(problem.ref_point or ())}, "
+                f"max HV {problem.max_hv:.6f}"
+            )
+        else:
+            target = f"minimise; minimum {problem.optimum:.6f}"
+        problem_rows.append([problem.label, f"`{problem.key}`", str(problem.budget), space, target])
+    problem_table = markdown_table(
+        ["Problem", "Key", "Evaluations", "Space", "Objective"], problem_rows
+    )
+
+    summary_rows = []
+    seed_rows = []
+    time_rows = []
+    hv_rows = []
+    for problem in problems:
+        for arm in arms:
+            runs = grouped.get((problem.key, arm), [])
+            if not runs:
+                continue
+            values = [r.final_metric for r in runs]
+            spread = Spread.of(values)
+            mbm = [r.mean_iteration_seconds(True) for r in runs]
+            init = [r.mean_iteration_seconds(False) for r in runs]
+            summary_rows.append(
+                [
+                    problem.label,
+                    arm,
+                    str(len(runs)),
+                    problem.metric_label,
+                    f"{spread.median:.2f}",
+                    f"[{spread.low:.2f}, {spread.high:.2f}]",
+                    f"[{spread.q1:.2f}, {spread.q3:.2f}]",
+                    seconds(float(np.median(mbm))) if not any(map(math.isnan, mbm)) else "n/a",
+                    seconds(float(np.median(init))),
+                    f"{np.median([r.wall_seconds for r in runs]):.1f}",
+                ]
+            )
+            seed_rows.append([problem.label, arm, *(f"{r.final_metric:.2f}" for r in runs)])
+            if arm != SOBOL_ARM:
+                time_rows.append([problem.label, arm, *(seconds(m) for m in mbm)])
+            if problem.multi_objective:
+                hv = Spread.of([r.final_value for r in runs])
+                hv_rows.append(
+                    [
+                        problem.label,
+                        arm,
+                        f"{hv.median:.3f}",
+                        f"[{hv.low:.3f}, {hv.high:.3f}]",
+                        f"[{hv.q1:.3f}, {hv.q3:.3f}]",
+                    ]
+                )
+        for name, value in REFERENCES.get(problem.key, {}).items():
+            summary_rows.append(
+                [
+                    problem.label,
+                    f"{name} (reference)",
+                    str(REFERENCE_SEEDS),
+                    problem.metric_label,
+                    f"{value:.2f}",
+                    "n/a",
+                    "n/a",
+                    "0.30-0.53 (range over problems)",
+                    "n/a",
+                    "n/a",
+                ]
+            )
+    seed_headers = [f"seed {r.seed}" for r in max(grouped.values(), key=len)] if grouped else []
+    summary = markdown_table(
+        [
+            "Problem",
+            "Arm",
+            "Seeds",
+            "Metric",
+            "Median",
+            "[Min, max]",
+            "IQR [Q1, Q3]",
+            "Median s/iter, model-based",
+            "Median s/iter, init",
+            "Median run wall (s)",
+        ],
+        summary_rows,
+    )
+    per_seed = markdown_table(["Problem", "Arm", *seed_headers], seed_rows)
+    per_seed_time = markdown_table(["Problem", "Arm", *seed_headers], time_rows)
+
+    sections = [
+        f"### Problems\n\n{problem_table}",
+    ]
+    if constrained is not None:
+        value, (c1, c2) = constrained
+        sections.append(
+            f"Constrained Branin minimum (x1 + x2 <= {CONSTRAINT_BOUND:g}), from a "
+            f"{GRID_POINTS} x {GRID_POINTS} grid polished with SLSQP: **{value:.6f}** at "
+            f"x = ({c1:.6f}, {c2:.6f}) (x1 + x2 = {c1 + c2:.6f}; the constraint is active)."
+        )
+    sections += [
+        "### Final metric\n\n"
+        "log10 regret: log10(best observed - minimum), floored at 1e-12. log10 HV gap: "
+        "log10(max HV - final HV). Seconds per iteration: mean of get_next_trials + "
+        "complete_trial over a run's model-based (MBM) or initialisation (center / Sobol) "
+        "iterations, then the median over seeds.\n\n"
+        f"{summary}\n\n"
+        f"References: measured by someone else on this machine, {REFERENCE_SEEDS} seeds, "
+        "median only; their seconds per iteration were given as one range for all problems.",
+    ]
+    if hv_rows:
+        hv_table = markdown_table(
+            ["Problem", "Arm", "Median final HV", "[Min, max]", "IQR [Q1, Q3]"], hv_rows
+        )
+        sections.append(f"Final hypervolume:\n\n{hv_table}")
+    sections.append(f"### Per seed: final metric\n\n{per_seed}")
+    sections.append(
+        "### Per seed: mean seconds per model-based iteration (Ax default)\n\n" + per_seed_time
+    )
+    sections.append(notes(results))
+    return "\n\n".join(sections)
+
+
+def notes(results: Sequence[RunResult]) -> str:
+    """Load, infeasible points and warnings across all runs."""
+    loads = [r.load_before for r in results]
+    infeasible = sum(r.infeasible for r in results)
+    warned: Counter[str] = Counter()
+    for r in results:
+        warned.update(r.warnings)
+    warning_text = ", ".join(f"{name}: {count}" for name, count in warned.most_common())
+    return (
+        "### Notes\n\n"
+        f"- 1-minute load average just before each of the {len(results)} runs: "
+        f"median {np.median(loads):.2f}, max {max(loads):.2f}.\n"
+        f"- Evaluated points violating a parameter constraint: {infeasible}.\n"
+        f"- Warnings silenced (all runs): {warning_text or 'none'}."
+    )
+
+
+def versions() -> dict[str, str]:
+    """The versions of the packages that shape the figures."""
+    names = ("ax-platform", "botorch", "gpytorch", "torch", "numpy", "scipy", "pandas")
+    found = {name: metadata.version(name) for name in names}
+    found["python"] = sys.version.split()[0]
+    return found
+
+
+def write_json(path: Path, header: dict[str, Any], results: Sequence[RunResult]) -> None:
+    """Write ``header`` and every run to ``path`` atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    data = {**header, "runs": [r.to_json() for r in results]}
+    temporary.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    temporary.replace(path)
+
+
+def parse_budget_overrides(values: Sequence[str], known: Sequence[str]) -> dict[str, int]:
+    """``KEY=N`` pairs as a mapping, checked against the known problem keys."""
+    overrides = {}
+    for value in values:
+        key, separator, number = value.partition("=")
+        if not separator or key not in known or not number.isdigit() or int(number) < 1:
+            raise ValueError(f"--budget-override {value!r}: expected KEY=N with KEY in {known}")
+        overrides[key] = int(number)
+    return overrides
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument(
+        "--seeds", type=int, default=DEFAULT_SEEDS, help=f"seeds 0..N-1 (default {DEFAULT_SEEDS})"
+    )
+    parser.add_argument(
+        "--problems",
+        default=",".join(PROBLEM_KEYS),
+        help=f"comma-separated subset of {','.join(PROBLEM_KEYS)} (default: all)",
+    )
+    parser.add_argument(
+        "--arms",
+        default="default,sobol",
+        help="comma-separated subset of default,sobol (default: both)",
+    )
+    parser.add_argument(
+        "--budget-override",
+        action="append",
+        default=[],
+        metavar="KEY=N",
+        help="run problem KEY with N evaluations instead (repeatable)",
+    )
+    parser.add_argument("--json", type=Path, help="write every raw per-seed number here")
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
+    keys = [key.strip() for key in args.problems.split(",") if key.strip()]
+    unknown = sorted(set(keys) - set(PROBLEM_KEYS))
+    if unknown or not keys:
+        parser.error(f"--problems: unknown {unknown}; expected some of {PROBLEM_KEYS}")
+    arm_keys = [a.strip() for a in args.arms.split(",") if a.strip()]
+    if not arm_keys or set(arm_keys) - {"default", "sobol"}:
+        parser.error("--arms: expected some of default,sobol")
+    try:
+        overrides = parse_budget_overrides(args.budget_override, PROBLEM_KEYS)
+    except ValueError as error:
+        parser.error(str(error))
+
+    warnings.simplefilter("ignore")
+    set_ax_logger_levels(logging.WARNING)
+    set_stderr_log_level(logging.WARNING)
+
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+    constrained = None
+    if "branin_c30" in keys:
+        log("locating the constrained Branin minimum")
+        constrained = constrained_branin_minimum()
+        log(f"    {constrained[0]:.6f} at {constrained[1]}")
+    every = build_problems(constrained[0] if constrained else None)
+    problems = [every[key] for key in keys]
+    problems = [replace(p, budget=overrides[p.key]) if p.key in overrides else p for p in problems]
+    arms = [default_arm() if a == "default" else SOBOL_ARM for a in arm_keys]
+
+    command = shlex.join(sys.orig_argv)
+    header: dict[str, Any] = {
+        "command": command,
+        "started_utc": f"{started_at:%Y-%m-%d %H:%M:%S}",
+        "cpus": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "versions": versions(),
+        "seeds": args.seeds,
+        "budget_overrides": overrides,
+        "problems": {
+            p.key: {
+                "label": p.label,
+                "budget": p.budget,
+                "names": p.names,
+                "bounds": p.bounds,
+                "metrics": p.metrics,
+                "metric": p.metric_label,
+                "optimum": p.optimum,
+                "ref_point": p.ref_point,
+                "max_hv": p.max_hv,
+                "constraint": p.constraint_strings(),
+                "optimizer": constrained[1] if p.key == "branin_c30" and constrained else None,
+            }
+            for p in problems
+        },
+        "regret_floor": REGRET_FLOOR,
+        "mbm_node": MBM_NODE,
+    }
+    results: list[RunResult] = []
+    for problem in problems:
+        for seed in range(args.seeds):
+            for arm in arms:
+                log(f"{problem.label} {arm} seed {seed}")
+                result = run_once(problem, arm, seed)
+                results.append(result)
+                log(
+                    f"    {problem.metric_label} {result.final_metric:.2f}, "
+                    f"{seconds(result.mean_iteration_seconds(True))} s/MBM iter, "
+                    f"run {result.wall_seconds:.1f} s, load before {result.load_before:.2f}"
+                )
+                if args.json is not None:
+                    write_json(args.json, header, results)
+    total = time.perf_counter() - started
+    header["total_seconds"] = total
+    if args.json is not None:
+        write_json(args.json, header, results)
+
+    version_text = ", ".join(f"{name} {v}" for name, v in header["versions"].items())
+    override_text = (
+        "; budgets overridden: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
+        if overrides
+        else ""
+    )
+    print(
+        f"## Ax baseline, {started_at:%Y-%m-%d %H:%M} UTC\n\n"
+        f"Command: `{command}`\n\n"
+        f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads; {version_text}; "
+        f"seeds 0..{args.seeds - 1}{override_text}.\n\n"
+        f"{report(problems, arms, results, constrained)}\n\n"
+        f"Total benchmark wall time: {total:.0f} s."
+    )
+
+
+if __name__ == "__main__":
+    main()
