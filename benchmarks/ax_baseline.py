@@ -40,10 +40,17 @@ pandas 3) are silenced and counted per run; Ax's INFO logging is turned off.
 Needs the ``bench`` extra (``pip install -e '.[bench]'``). Usage, from the repository root:
 
     .venv/bin/python benchmarks/ax_baseline.py [--seeds N] [--problems KEY,KEY,...]
-        [--budget-override KEY=N] [--json PATH]
+        [--seeds-override KEY=N] [--budget-override KEY=N] [--note TEXT] [--json PATH]
 
-Without ``--seeds`` it runs seeds 0..9. ``--budget-override`` (for smoke tests) changes a
-problem's number of evaluations.
+Without ``--seeds`` it runs seeds 0..9. ``--seeds-override`` runs fewer (or more) seeds
+for one problem; ``--budget-override`` (for smoke tests) changes a problem's number of
+evaluations; ``--note`` adds a sentence under the report's header.
+
+Torch runs with one intra-op thread unless ``--torch-threads`` says otherwise: on the
+2-core development machine, with other work (a test run) sharing the cores, two threads
+made a Branin model-based iteration about 15 times slower (about 5 s against 0.3 s, the
+same candidates) through thread oversubscription; with one thread the figures barely
+depend on other load. The reports give the thread count and the load average.
 """
 
 from __future__ import annotations
@@ -485,6 +492,8 @@ def report(
         ["Problem", "Key", "Evaluations", "Space", "Objective"], problem_rows
     )
 
+    width = max((len(runs) for runs in grouped.values()), default=0)
+    seed_headers = [f"seed {seed}" for seed in range(width)]
     summary_rows = []
     seed_rows = []
     time_rows = []
@@ -512,9 +521,12 @@ def report(
                     f"{np.median([r.wall_seconds for r in runs]):.1f}",
                 ]
             )
-            seed_rows.append([problem.label, arm, *(f"{r.final_metric:.2f}" for r in runs)])
+            padding = [""] * (width - len(runs))
+            seed_rows.append(
+                [problem.label, arm, *(f"{r.final_metric:.2f}" for r in runs), *padding]
+            )
             if arm != SOBOL_ARM:
-                time_rows.append([problem.label, arm, *(seconds(m) for m in mbm)])
+                time_rows.append([problem.label, arm, *(seconds(m) for m in mbm), *padding])
             if problem.multi_objective:
                 hv = Spread.of([r.final_value for r in runs])
                 hv_rows.append(
@@ -541,7 +553,6 @@ def report(
                     "n/a",
                 ]
             )
-    seed_headers = [f"seed {r.seed}" for r in max(grouped.values(), key=len)] if grouped else []
     summary = markdown_table(
         [
             "Problem",
@@ -627,13 +638,13 @@ def write_json(path: Path, header: dict[str, Any], results: Sequence[RunResult])
     temporary.replace(path)
 
 
-def parse_budget_overrides(values: Sequence[str], known: Sequence[str]) -> dict[str, int]:
-    """``KEY=N`` pairs as a mapping, checked against the known problem keys."""
+def parse_overrides(option: str, values: Sequence[str], known: Sequence[str]) -> dict[str, int]:
+    """``KEY=N`` pairs (N >= 1) as a mapping, checked against the known problem keys."""
     overrides = {}
     for value in values:
         key, separator, number = value.partition("=")
         if not separator or key not in known or not number.isdigit() or int(number) < 1:
-            raise ValueError(f"--budget-override {value!r}: expected KEY=N with KEY in {known}")
+            raise ValueError(f"{option} {value!r}: expected KEY=N with KEY in {known}, N >= 1")
         overrides[key] = int(number)
     return overrides
 
@@ -660,10 +671,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         metavar="KEY=N",
         help="run problem KEY with N evaluations instead (repeatable)",
     )
+    parser.add_argument(
+        "--seeds-override",
+        action="append",
+        default=[],
+        metavar="KEY=N",
+        help="run problem KEY with seeds 0..N-1 instead of --seeds (repeatable)",
+    )
+    parser.add_argument(
+        "--torch-threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads (default 1; see the module docstring)",
+    )
+    parser.add_argument("--note", help="a sentence printed under the report's header")
     parser.add_argument("--json", type=Path, help="write every raw per-seed number here")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
+    if args.torch_threads < 1:
+        parser.error("--torch-threads must be at least 1")
     keys = [key.strip() for key in args.problems.split(",") if key.strip()]
     unknown = sorted(set(keys) - set(PROBLEM_KEYS))
     if unknown or not keys:
@@ -672,10 +699,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not arm_keys or set(arm_keys) - {"default", "sobol"}:
         parser.error("--arms: expected some of default,sobol")
     try:
-        overrides = parse_budget_overrides(args.budget_override, PROBLEM_KEYS)
+        overrides = parse_overrides("--budget-override", args.budget_override, PROBLEM_KEYS)
+        seed_overrides = parse_overrides("--seeds-override", args.seeds_override, PROBLEM_KEYS)
     except ValueError as error:
         parser.error(str(error))
 
+    torch.set_num_threads(args.torch_threads)
     warnings.simplefilter("ignore")
     set_ax_logger_levels(logging.WARNING)
     set_stderr_log_level(logging.WARNING)
@@ -700,7 +729,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         "torch_threads": torch.get_num_threads(),
         "versions": versions(),
         "seeds": args.seeds,
+        "seed_overrides": seed_overrides,
         "budget_overrides": overrides,
+        "note": args.note,
         "problems": {
             p.key: {
                 "label": p.label,
@@ -722,7 +753,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     }
     results: list[RunResult] = []
     for problem in problems:
-        for seed in range(args.seeds):
+        for seed in range(seed_overrides.get(problem.key, args.seeds)):
             for arm in arms:
                 log(f"{problem.label} {arm} seed {seed}")
                 result = run_once(problem, arm, seed)
@@ -740,16 +771,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         write_json(args.json, header, results)
 
     version_text = ", ".join(f"{name} {v}" for name, v in header["versions"].items())
-    override_text = (
-        "; budgets overridden: " + ", ".join(f"{k}={v}" for k, v in overrides.items())
-        if overrides
-        else ""
-    )
+    override_text = ""
+    if seed_overrides:
+        override_text += "; fewer seeds for " + ", ".join(
+            f"{k} (0..{v - 1})" for k, v in seed_overrides.items()
+        )
+    if overrides:
+        override_text += "; budgets overridden: " + ", ".join(
+            f"{k}={v}" for k, v in overrides.items()
+        )
+    note_text = f"**Note:** {args.note}\n\n" if args.note else ""
     print(
         f"## Ax baseline, {started_at:%Y-%m-%d %H:%M} UTC\n\n"
         f"Command: `{command}`\n\n"
         f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads; {version_text}; "
         f"seeds 0..{args.seeds - 1}{override_text}.\n\n"
+        f"{note_text}"
         f"{report(problems, arms, results, constrained)}\n\n"
         f"Total benchmark wall time: {total:.0f} s."
     )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from orchestrator.campaign.schema import Objective
 from orchestrator.ledger import CampaignRecord, ExperimentRecord, Ledger
 
 
@@ -53,8 +54,8 @@ class CampaignSummary:
         done = [e for e in self.experiments if e.status == "done" and e.objective is not None]
         if not done:
             return None
-        sign = 1.0 if self.goal == "maximize" else -1.0
-        return max(done, key=lambda e: (sign * float(e.objective or 0.0), -e.id))
+        objective = Objective.model_validate(self.record.snapshot["objectives"][0])
+        return max(done, key=lambda e: (objective.score(float(e.objective or 0.0)), -e.id))
 
     @property
     def calendar(self) -> tuple[datetime, datetime] | None:
@@ -101,7 +102,8 @@ def experiment_rows(summary: CampaignSummary) -> list[dict[str, Any]]:
                 "started_at": e.started_at,
                 "finished_at": e.finished_at,
                 "driver_seconds": e.driver_seconds,
-                "log_acquisition_value": e.proposer.get("log_acquisition_value"),
+                "acquisition": e.proposer.get("acquisition"),
+                "acquisition_value": e.proposer.get("acquisition_value"),
             }
         )
         rows.append(row)

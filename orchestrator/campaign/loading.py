@@ -12,8 +12,9 @@ from typing import Any, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drivers.base import CampaignContext, DriverConfig
+from drivers.base import CampaignContext, DriverConfig, ParameterValue
 from drivers.registry import UnknownDriverError, load_driver
+from orchestrator.campaign.candidates import CandidatesError, read_candidates
 from orchestrator.campaign.schema import Campaign, campaign_model_for
 
 Location = tuple[str | int, ...]
@@ -57,6 +58,11 @@ class LoadedCampaign:
     def base_dir(self) -> Path:
         """Relative paths inside the campaign file start here."""
         return self.path.parent
+
+    def candidates(self) -> list[dict[str, ParameterValue]] | None:
+        """The candidate pool's rows, or ``None`` for a campaign that searches its space."""
+        spec = self.campaign.candidates
+        return None if spec is None else read_candidates(spec, self.campaign.space, self.base_dir)
 
     def context(
         self, run_dir: Path | None = None, clock_start: datetime | None = None
@@ -128,6 +134,11 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
             (("dry_run", "simulator", *loc), message)
             for loc, message in campaign.dry_run.simulator.problems(context)
         ]
+    if campaign.candidates is not None:
+        try:
+            read_candidates(campaign.candidates, campaign.space, loaded.base_dir)
+        except CandidatesError as error:
+            cross_checks += [(("candidates", *loc), message) for loc, message in error.problems]
     if cross_checks:
         raise CampaignError([document.problem(loc, message) for loc, message in cross_checks])
     return loaded

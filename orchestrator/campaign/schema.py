@@ -26,6 +26,7 @@ from pydantic import (
 from drivers.base import DriverConfig
 from drivers.simulated import SimulatorSpec
 from drivers.units import Duration
+from orchestrator.campaign.candidates import CandidatesSpec
 
 Identifier = Annotated[
     str,
@@ -176,11 +177,32 @@ class Mixture(_Section):
 
 
 class Objective(_Section):
-    """A quantity the instrument reads, and which way is better."""
+    """A quantity the instrument reads, and which way is better: up, down, or a set value."""
 
     name: Identifier
-    goal: Literal["maximize", "minimize"]
+    goal: Literal["maximize", "minimize", "target"]
+    target: float | None = Field(
+        None, description="With goal 'target': the value to hit (e.g. a band gap of 1.4 eV)."
+    )
     unit: str | None = None
+
+    @model_validator(mode="after")
+    def _target_with_its_goal(self) -> Objective:
+        if (self.goal == "target") != (self.target is not None):
+            raise ValueError(
+                "goal 'target' needs a `target` value, and only goal 'target' takes one"
+            )
+        return self
+
+    def score(self, value: float) -> float:
+        """How good ``value`` is, larger better: the value, its negative, or minus the
+        distance to the target."""
+        if self.goal == "maximize":
+            return value
+        if self.goal == "minimize":
+            return -value
+        assert self.target is not None
+        return -abs(value - self.target)
 
 
 class Budget(_Section):
@@ -204,8 +226,8 @@ class StopRules(_Section):
     objective_reaches: float | None = Field(
         None,
         description=(
-            "Stop once a measurement is at least this good (at or above it when maximising, "
-            "at or below when minimising)."
+            "Stop once a measurement is at least this good: at or above it when maximising, "
+            "at or below when minimising, within this distance of the target with a target."
         ),
     )
     no_improvement_for: PositiveInt | None = Field(
@@ -227,6 +249,22 @@ class ProposerSettings(_Section):
     """How the next experiments are chosen."""
 
     initial: InitialDesign = InitialDesign()
+    failures: Literal["avoid", "ignore"] = Field(
+        "avoid",
+        description=(
+            "'avoid': the model counts a failed experiment as the worst result so far, so "
+            "proposals move away from where the space fails; 'ignore': failures are left out "
+            "(for failures that say nothing about the point, e.g. a flaky instrument)."
+        ),
+    )
+    ucb_beta: float = Field(
+        2.0,
+        gt=0,
+        description=(
+            "For screening: upper confidence bound mean + sqrt(beta) x standard deviation; "
+            "larger explores more."
+        ),
+    )
     batch_size: PositiveInt = Field(1, description="Experiments proposed together (q).")
     num_restarts: PositiveInt = Field(10, description="Acquisition optimiser restarts.")
     raw_samples: PositiveInt = Field(512, description="Random points that seed the restarts.")
@@ -247,6 +285,17 @@ class Campaign(_Section):
     budget: Budget
     stop: StopRules = StopRules()
     space: Annotated[list[Parameter], Field(min_length=1)]
+    candidates: CandidatesSpec | None = Field(
+        None, description="A CSV of candidate rows to choose from instead of a continuous search."
+    )
+    purpose: Literal["optimize", "screen"] | None = Field(
+        None,
+        description=(
+            "'optimize' looks for the single best experiment (noisy expected improvement); "
+            "'screen' for as many good ones as possible (upper confidence bound). "
+            "Default: screen with candidates, optimize otherwise."
+        ),
+    )
     mixtures: list[Mixture] = Field(
         default_factory=list,
         description="Groups of continuous parameters whose values add up to a total.",
@@ -330,6 +379,22 @@ class Campaign(_Section):
         if clash:
             raise ValueError(f"{', '.join(clash)} is both a parameter and an objective")
         return objectives
+
+    @model_validator(mode="after")
+    def _pool_or_constraints(self) -> Campaign:
+        if self.candidates is not None and (self.mixtures or self.constraints):
+            raise ValueError(
+                "a candidate pool lists its feasible points itself: drop `mixtures` and "
+                "`constraints`, or remove the rows that break them from the pool"
+            )
+        return self
+
+    @property
+    def effective_purpose(self) -> Literal["optimize", "screen"]:
+        """What the campaign is for: as declared, else screening for candidate pools."""
+        if self.purpose is not None:
+            return self.purpose
+        return "screen" if self.candidates is not None else "optimize"
 
     @model_validator(mode="after")
     def _one_way_to_parallelise(self) -> Campaign:

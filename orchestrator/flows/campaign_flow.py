@@ -28,11 +28,13 @@ from drivers.base import (
     ParameterValue,
 )
 from orchestrator.campaign import LoadedCampaign
-from orchestrator.campaign.schema import StopRules
+from orchestrator.campaign.schema import Objective, StopRules
 from orchestrator.ledger import ExperimentRecord, Ledger
 from orchestrator.proposer import Observation, Proposal, Proposer
 
 logger = logging.getLogger("tansaku.flow")
+
+POOL_EXHAUSTED = "candidates exhausted: every row of the pool has been proposed"
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -41,12 +43,18 @@ def propose(
     n: int,
     observations: Sequence[Observation],
     pending: Sequence[Mapping[str, ParameterValue]],
+    failed: Sequence[Mapping[str, ParameterValue]],
     proposed_so_far: int,
     warm_start: dict | None,
 ) -> list[Proposal]:
     """Ask the proposer for up to ``n`` experiments, knowing those still ``pending``."""
     return proposer.suggest(
-        n, observations, pending, proposed_so_far=proposed_so_far, warm_start=warm_start
+        n,
+        observations,
+        pending,
+        proposed_so_far=proposed_so_far,
+        warm_start=warm_start,
+        failed=failed,
     )
 
 
@@ -91,7 +99,7 @@ class _Loop:
         self.campaign = loaded.campaign
         self.ledger = ledger
         self.clock_start = clock_start
-        self.proposer = Proposer(self.campaign)
+        self.proposer = Proposer(self.campaign, loaded.candidates())
         driver_config = self.campaign.driver
         self.retrying = {
             "retries": driver_config.retries,
@@ -115,6 +123,9 @@ class _Loop:
                     return reason
                 n = min(self.campaign.proposer.batch_size, self._budget_left(records))
                 queue = self._propose(records, n, pending=[])
+                if not queue:
+                    self.ledger.record_stop(POOL_EXHAUSTED)
+                    return POOL_EXHAUSTED
             for queued in queue:
                 experiment = self._experiment(queued)
                 self.ledger.mark_running(experiment.id)
@@ -148,6 +159,8 @@ class _Loop:
                 if reason is None and not starting:
                     n = min(free, self._budget_left(records))
                     starting = self._propose(records, n, pending=[r.parameters for r in running])
+                    if not starting:
+                        reason = POOL_EXHAUSTED
                 if starting:
                     experiments = [self._experiment(r) for r in starting]
                     state = submit_with_retries.with_options(
@@ -185,9 +198,10 @@ class _Loop:
             if r.status == "done" and r.objective is not None
         ]
         warm_start = next((r.warm_start for r in reversed(records) if r.warm_start), None)
+        failed = [r.parameters for r in records if r.status == "failed"]
         proposals = propose.with_options(
             task_run_name=f"propose-{self.campaign.name}-{len(records) + 1:04d}"
-        )(self.proposer, n, observations, pending, len(records), warm_start)
+        )(self.proposer, n, observations, pending, failed, len(records), warm_start)
         ids = self.ledger.record_proposals(
             [
                 {
@@ -268,27 +282,30 @@ def stop_reason(
         return f"budget reached: {len(records)} of {budget.experiments} experiments"
     if budget.wall_clock is not None and now - clock_start >= budget.wall_clock:
         return f"deadline reached: {budget.wall_clock} on the instrument clock"
-    objective = campaign.objective
-    return _stop_rule_fired(campaign.stop, objective.goal, objective.name, records)
+    return _stop_rule_fired(campaign.stop, campaign.objective, records)
 
 
 def _stop_rule_fired(
-    rules: StopRules, goal: str, objective: str, records: Sequence[ExperimentRecord]
+    rules: StopRules, objective: Objective, records: Sequence[ExperimentRecord]
 ) -> str | None:
-    sign = 1.0 if goal == "maximize" else -1.0
     measured = [r for r in records if r.status == "done" and r.objective is not None]
     if not measured:
         return None
-    best = max(measured, key=lambda r: (sign * r.objective, -r.id))
+    best = max(measured, key=lambda r: (objective.score(r.objective), -r.id))
     target = rules.objective_reaches
-    if target is not None and sign * best.objective >= sign * target:
-        return f"target reached: {objective} = {best.objective:.6g} at #{best.id} (target {target})"
+    # In score units (larger is better): a value, a negated value, or a negated distance.
+    threshold = None if target is None else (target if objective.goal == "maximize" else -target)
+    if threshold is not None and objective.score(best.objective) >= threshold:
+        return (
+            f"target reached: {objective.name} = {best.objective:.6g} at #{best.id} "
+            f"(stop.objective_reaches {target})"
+        )
     patience = rules.no_improvement_for
     finished_since = sum(1 for r in records if r.id > best.id and r.status in ("done", "failed"))
     if patience is not None and finished_since >= patience:
         return (
-            f"no improvement for {finished_since} experiments: the best {objective} is still "
-            f"{best.objective:.6g} from #{best.id}"
+            f"no improvement for {finished_since} experiments: the best {objective.name} is "
+            f"still {best.objective:.6g} from #{best.id}"
         )
     return None
 

@@ -183,6 +183,8 @@ def fingerprint(loaded: LoadedCampaign) -> str:
     settings = loaded.campaign.model_dump(
         mode="json", exclude_defaults=True, exclude={"budget", "stop", "description", "run_dir"}
     )
+    if loaded.campaign.candidates is not None:
+        settings["candidates_sha256"] = loaded.campaign.candidates.digest(loaded.base_dir)
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 

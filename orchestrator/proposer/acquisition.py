@@ -1,53 +1,86 @@
-"""Noisy log expected improvement, maximised over the (possibly mixed) space."""
+"""Acquisition functions and their maximisation over a space or a pool of candidates.
+
+What a campaign is for picks the acquisition: ``optimize`` (find the single best
+experiment) uses noisy log expected improvement; ``screen`` (find many good ones, e.g.
+the best 5 % of a pool) uses the upper confidence bound, which keeps exploiting a good
+region once found.
+"""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import torch
+from botorch.acquisition import AcquisitionFunction
 from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+from botorch.acquisition.monte_carlo import qUpperConfidenceBound
+from botorch.acquisition.objective import GenericMCObjective
 from botorch.models.model import Model
-from botorch.optim import optimize_acqf
+from botorch.optim import optimize_acqf, optimize_acqf_discrete
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 
 from orchestrator.proposer.constraints import EncodedConstraints
 from orchestrator.proposer.encoding import SpaceEncoding
 
+Purpose = Literal["optimize", "screen"]
 
-def optimize_log_nei(
+
+def build_acquisition(
+    purpose: Purpose,
     model: Model,
     train_x: torch.Tensor,
+    x_pending: torch.Tensor | None = None,
+    ucb_beta: float = 2.0,
+    target: float | None = None,
+) -> AcquisitionFunction:
+    """The acquisition for ``purpose``, aware of the ``p x d`` pending points.
+
+    Args:
+        purpose: ``optimize`` → qLogNoisyExpectedImprovement; ``screen`` →
+            qUpperConfidenceBound (mean + sqrt(beta) x standard deviation).
+        model: the fitted surrogate (outcomes already signed so that larger is better).
+        train_x: ``n x d`` encoded inputs observed so far (the baseline for qLogNEI).
+        x_pending: ``p x d`` points proposed but not yet measured.
+        target: when set, the model predicts the measured value and the acquisition
+            scores each posterior sample by minus its distance to ``target``.
+    """
+    objective = None if target is None else _closeness_to(target)
+    if purpose == "screen":
+        return qUpperConfidenceBound(model, beta=ucb_beta, X_pending=x_pending, objective=objective)
+    return qLogNoisyExpectedImprovement(
+        model, X_baseline=train_x, X_pending=x_pending, prune_baseline=True, objective=objective
+    )
+
+
+def _closeness_to(target: float) -> GenericMCObjective:
+    """``-|y - target|`` of each sample: larger is closer."""
+    return GenericMCObjective(lambda samples, X=None: -(samples[..., 0] - target).abs())
+
+
+def optimize_over_space(
+    acquisition: AcquisitionFunction,
     bounds: torch.Tensor,
     q: int,
     encoding: SpaceEncoding,
-    x_pending: torch.Tensor | None = None,
+    constraints: EncodedConstraints | None = None,
     num_restarts: int = 10,
     raw_samples: int = 512,
-    constraints: EncodedConstraints | None = None,
-) -> tuple[torch.Tensor, float]:
-    """Maximise qLogNEI for a batch of ``q`` points.
+) -> torch.Tensor:
+    """The ``q x d`` encoded batch maximising ``acquisition`` within the space.
 
-    Args:
-        model: the fitted surrogate.
-        train_x: ``n x d`` encoded inputs observed so far (the baseline).
-        bounds: ``2 x d`` bounds of the encoded space.
-        q: batch size.
-        encoding: says which columns are integer or categorical.
-        x_pending: ``p x d`` points proposed but not yet measured.
-        constraints: linear constraints over the encoded columns.
-
-    Returns:
-        The ``q x d`` encoded candidates and the batch's log acquisition value.
-        Purely continuous spaces use ``optimize_acqf``; spaces with integer or
-        categorical columns use ``optimize_acqf_mixed_alternating``, which searches
-        those columns over their allowed values instead of enumerating every
-        combination (``optimize_acqf_mixed``), so it scales to many categories.
+    Purely continuous spaces use ``optimize_acqf``; spaces with integer, discrete or
+    categorical columns use ``optimize_acqf_mixed_alternating``, which searches those
+    columns over their allowed values instead of enumerating every combination, so it
+    scales to many categories. Fixed parameters and linear constraints go to either.
     """
-    acquisition = qLogNoisyExpectedImprovement(
-        model, X_baseline=train_x, X_pending=x_pending, prune_baseline=True
-    )
     fixed = encoding.fixed_columns
     discrete = {i: v for i, v in encoding.discrete_columns.items() if i not in fixed}
     categorical = {i: v for i, v in encoding.categorical_columns.items() if i not in fixed}
-    linear = {
+    shared = {
+        "q": q,
+        "num_restarts": num_restarts,
+        "raw_samples": raw_samples,
+        "fixed_features": fixed or None,
         "inequality_constraints": (constraints.inequalities or None) if constraints else None,
         "equality_constraints": (constraints.equalities or None) if constraints else None,
     }
@@ -57,22 +90,22 @@ def optimize_log_nei(
             bounds,
             discrete_dims=discrete or None,
             cat_dims=categorical or None,
-            fixed_features=fixed or None,
-            q=q,
-            num_restarts=num_restarts,
-            raw_samples=raw_samples,
-            **linear,
+            **shared,
         )
     else:
-        candidates, _ = optimize_acqf(
-            acquisition,
-            bounds,
-            q=q,
-            num_restarts=num_restarts,
-            raw_samples=raw_samples,
-            fixed_features=fixed or None,
-            **linear,
-        )
+        candidates, _ = optimize_acqf(acquisition, bounds, **shared)
+    return candidates.detach()
+
+
+def choose_from_pool(
+    acquisition: AcquisitionFunction, choices: torch.Tensor, q: int
+) -> torch.Tensor:
+    """The ``q`` distinct rows of the ``m x d`` ``choices`` that maximise ``acquisition``."""
+    candidates, _ = optimize_acqf_discrete(acquisition, q=q, choices=choices, unique=True)
+    return candidates.detach()
+
+
+def batch_value(acquisition: AcquisitionFunction, candidates: torch.Tensor) -> float:
+    """The acquisition value of the whole ``q x d`` batch (a log value for qLogNEI)."""
     with torch.no_grad():
-        value = float(acquisition(candidates.unsqueeze(0)).item())
-    return candidates.detach(), value
+        return float(acquisition(candidates.unsqueeze(0)).item())

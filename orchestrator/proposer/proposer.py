@@ -9,7 +9,8 @@ a resumed campaign proposes what an uninterrupted one would have.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -51,12 +52,22 @@ class Proposer:
 
     Args:
         campaign: supplies the space, the goal, the seed and the proposer settings.
+        candidates: the rows of the campaign's candidate pool
+            (``LoadedCampaign.candidates()``); required when the campaign has one.
     """
 
-    def __init__(self, campaign: Campaign) -> None:
+    def __init__(
+        self, campaign: Campaign, candidates: Sequence[Mapping[str, ParameterValue]] | None = None
+    ) -> None:
+        if (campaign.candidates is None) != (candidates is None):
+            raise ValueError(
+                "pass the candidate rows exactly when the campaign has a candidate pool "
+                "(LoadedCampaign.candidates())"
+            )
         self.campaign = campaign
         self.encoding = SpaceEncoding(campaign.space)
         self.constraints = campaign_constraints(campaign)
+        self.candidates = None if candidates is None else [dict(row) for row in candidates]
 
     def suggest(
         self,
@@ -65,6 +76,7 @@ class Proposer:
         pending: Sequence[Mapping[str, ParameterValue]] = (),
         proposed_so_far: int = 0,
         warm_start: Mapping[str, Any] | None = None,
+        failed: Sequence[Mapping[str, ParameterValue]] = (),
     ) -> list[Proposal]:
         """The next experiments, at most ``n`` of them.
 
@@ -76,23 +88,81 @@ class Proposer:
             proposed_so_far: experiments proposed so far in the campaign, failed ones
                 included: it positions the Sobol sequence and seeds the optimiser.
             warm_start: ``Proposal.warm_start`` of the previous model-based proposal.
+            failed: parameters of failed experiments; a pool row that failed is not
+                proposed again, and with ``proposer.failures: avoid`` (the default) the
+                model counts each as the worst result so far.
 
         Returns:
             Fewer than ``n`` proposals while the initial design finishes, so that the
-            first model sees all of it.
+            first model sees all of it; an empty list once a candidate pool is used up.
         """
         started = time.perf_counter()
+        measured = [o.parameters for o in observations]
+        remaining = self._remaining_candidates(measured, pending, failed)
+        if remaining is not None:
+            n = min(n, len(remaining))
+            if n == 0:
+                return []
         initial_left = self.campaign.initial_size - proposed_so_far
         if initial_left > 0 or len(observations) < 2:
-            proposals = self._sobol(
-                n if initial_left <= 0 else min(n, initial_left), proposed_so_far
+            size = n if initial_left <= 0 else min(n, initial_left)
+            proposals = (
+                self._sobol(size, proposed_so_far)
+                if remaining is None
+                else self._random_rows(size, remaining)
             )
         else:
-            proposals = self._bayesian(n, observations, pending, proposed_so_far, warm_start)
+            proposals = self._bayesian(
+                n,
+                self._with_failures(observations, failed),
+                pending,
+                proposed_so_far,
+                warm_start,
+                remaining,
+            )
         elapsed = round(time.perf_counter() - started, 4)
         for proposal in proposals:
             proposal.details["suggest_seconds"] = elapsed
         return proposals
+
+    def _with_failures(
+        self, observations: Sequence[Observation], failed: Sequence[Mapping[str, ParameterValue]]
+    ) -> list[Observation]:
+        """Observations plus, with ``failures: avoid``, each failed experiment scored as
+        the worst result so far, so the model steers away from where the space fails."""
+        if self.campaign.proposer.failures == "ignore" or not failed:
+            return list(observations)
+        objective = self.campaign.objective
+        worst = min((o.value for o in observations), key=objective.score)
+        return [*observations, *(Observation(point, worst) for point in failed)]
+
+    def _remaining_candidates(
+        self, *taken_groups: Sequence[Mapping[str, ParameterValue]]
+    ) -> list[dict[str, ParameterValue]] | None:
+        """Pool rows not yet measured, pending or failed; ``None`` without a pool."""
+        if self.candidates is None:
+            return None
+        taken = {self._key(point) for group in taken_groups for point in group}
+        return [row for row in self.candidates if self._key(row) not in taken]
+
+    def _key(self, point: Mapping[str, ParameterValue]) -> tuple:
+        """A hashable identity for a point: its values in parameter order, as text."""
+        return tuple(str(point[p.name]) for p in self.encoding.space)
+
+    def _random_rows(
+        self, n: int, remaining: Sequence[dict[str, ParameterValue]]
+    ) -> list[Proposal]:
+        """The initial design of a pool campaign: rows in a seeded random order."""
+        import numpy as np
+
+        assert self.candidates is not None
+        order = np.random.default_rng(self.campaign.seed).permutation(len(self.candidates))
+        free = {self._key(row) for row in remaining}
+        chosen = [int(i) for i in order if self._key(self.candidates[i]) in free][:n]
+        return [
+            Proposal(dict(self.candidates[i]), "sobol", {"design": "random pool rows", "row": i})
+            for i in chosen
+        ]
 
     def _sobol(self, n: int, start: int) -> list[Proposal]:
         from torch.quasirandom import SobolEngine
@@ -161,55 +231,100 @@ class Proposer:
         pending: Sequence[Mapping[str, ParameterValue]],
         proposed_so_far: int,
         warm_start: Mapping[str, Any] | None,
+        remaining: Sequence[dict[str, ParameterValue]] | None,
     ) -> list[Proposal]:
         import torch
 
-        from orchestrator.proposer.acquisition import optimize_log_nei
+        from orchestrator.proposer.acquisition import (
+            batch_value,
+            build_acquisition,
+            choose_from_pool,
+            optimize_over_space,
+        )
         from orchestrator.proposer.constraints import encode_constraints
         from orchestrator.proposer.model import describe, fit_model, hyperparameters
 
-        sign = 1.0 if self.campaign.objective.goal == "maximize" else -1.0
-        train_x = torch.tensor(
-            [self.encoding.encode(o.parameters) for o in observations], dtype=_dtype()
-        )
+        campaign = self.campaign
+        objective = campaign.objective
+        # Maximise or minimise: model the signed value. A target: model the value itself
+        # (smooth) and score its samples by their distance to the target.
+        sign = -1.0 if objective.goal == "minimize" else 1.0
+        train_x = self._encode([o.parameters for o in observations])
         train_y = torch.tensor([[sign * o.value] for o in observations], dtype=_dtype())
         bounds = torch.tensor(self.encoding.bounds, dtype=_dtype()).T
-        x_pending = (
-            torch.tensor([self.encoding.encode(p) for p in pending], dtype=_dtype())
-            if pending
-            else None
-        )
-        with torch.random.fork_rng():
-            torch.manual_seed(_mix(self.campaign.seed, proposed_so_far))
+        x_pending = self._encode(pending) if pending else None
+        with torch.random.fork_rng(), _threads_for(len(observations)):
+            torch.manual_seed(_mix(campaign.seed, proposed_so_far))
             started = time.perf_counter()
             model = fit_model(
                 train_x, train_y, bounds, list(self.encoding.categorical_columns), warm_start
             )
             fitted = time.perf_counter()
-            candidates, log_acquisition = optimize_log_nei(
+            acquisition = build_acquisition(
+                campaign.effective_purpose,
                 model,
                 train_x,
-                bounds,
-                q=n,
-                x_pending=x_pending,
-                encoding=self.encoding,
-                num_restarts=self.campaign.proposer.num_restarts,
-                raw_samples=self.campaign.proposer.raw_samples,
-                constraints=encode_constraints(self.constraints, self.encoding, _dtype()),
+                x_pending,
+                ucb_beta=campaign.proposer.ucb_beta,
+                target=objective.target,
             )
+            if remaining is None:
+                candidates = optimize_over_space(
+                    acquisition,
+                    bounds,
+                    q=n,
+                    encoding=self.encoding,
+                    constraints=encode_constraints(self.constraints, self.encoding, _dtype()),
+                    num_restarts=campaign.proposer.num_restarts,
+                    raw_samples=campaign.proposer.raw_samples,
+                )
+            else:
+                candidates = choose_from_pool(acquisition, self._encode(remaining), q=n)
+            value = batch_value(acquisition, candidates)
             finished = time.perf_counter()
         details: dict[str, Any] = {
-            "acquisition": "qLogNoisyExpectedImprovement",
-            "log_acquisition_value": log_acquisition,
+            "acquisition": type(acquisition).__name__,
+            "acquisition_value": value,
             "observations": len(observations),
             "hyperparameters": describe(model),
             "fit_seconds": round(fitted - started, 4),
             "acquisition_seconds": round(finished - fitted, 4),
         }
         state = hyperparameters(model)
-        return [
-            Proposal(self.encoding.decode(row.tolist()), "gp", details, state) for row in candidates
-        ]
+        if remaining is None:
+            points = [self.encoding.decode(row.tolist()) for row in candidates]
+        else:
+            # The pool's own rows, not decoded copies: a log-scale value survives exactly.
+            by_row = {tuple(self.encoding.encode(row)): row for row in remaining}
+            points = [dict(by_row[tuple(row.tolist())]) for row in candidates]
+        return [Proposal(point, "gp", details, state) for point in points]
+
+    def _encode(self, points: Sequence[Mapping[str, ParameterValue]]) -> Any:
+        import torch
+
+        return torch.tensor([self.encoding.encode(p) for p in points], dtype=_dtype())
+
+
+SINGLE_THREAD_BELOW = 512
+"""Observations below which the model is fitted on one thread (benchmarks/RESULTS.md)."""
+
+
+@contextmanager
+def _threads_for(observations: int) -> Iterator[None]:
+    """One torch thread for small models: their matrices are too small to share between
+    threads, and when another process busies a core, two threads wait on each other
+    (fits measured 3-30x slower on the 2-core machine)."""
+    import torch
+
+    if observations >= SINGLE_THREAD_BELOW:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _dtype() -> Any:

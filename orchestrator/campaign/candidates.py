@@ -1,0 +1,155 @@
+"""Candidate pools: a CSV of the experiments a campaign may choose from.
+
+The PHYSBO / NIMS-OS way of screening materials: instead of searching a continuous space,
+the proposer picks rows of a table (compositions that can be made, molecules in stock)
+that have not been measured yet. Read with the csv module: validating a campaign never
+imports pandas or torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from drivers.base import ParameterValue
+
+if TYPE_CHECKING:
+    from orchestrator.campaign.schema import Parameter
+
+MAX_LISTED_PROBLEMS = 5
+
+
+class CandidatesError(ValueError):
+    """A pool file that cannot be used; ``problems`` are ``(location, message)`` pairs."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(message for _, message in problems))
+
+
+class CandidatesSpec(BaseModel):
+    """``candidates: {path: pool.csv, columns: {parameter: column}}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: Path = Field(description="CSV file of candidate rows, relative to the campaign file.")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Campaign parameter → CSV column, where names differ."
+    )
+
+    def resolved(self, base_dir: Path) -> Path:
+        return self.path if self.path.is_absolute() else base_dir / self.path
+
+    def digest(self, base_dir: Path) -> str:
+        """SHA-256 of the pool file: a resumed campaign must choose from the same rows."""
+        return hashlib.sha256(self.resolved(base_dir).read_bytes()).hexdigest()
+
+
+def read_candidates(
+    spec: CandidatesSpec, space: Sequence[Parameter], base_dir: Path
+) -> list[dict[str, ParameterValue]]:
+    """The distinct candidate rows, as parameter mappings in file order.
+
+    Raises :class:`CandidatesError` naming missing columns or the first bad rows.
+    """
+    path = spec.resolved(base_dir)
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as stream:
+            rows = list(csv.reader(stream))
+    except (OSError, UnicodeDecodeError) as error:
+        raise CandidatesError([(("path",), f"cannot read {path}: {error}")]) from None
+    if len(rows) < 2:
+        raise CandidatesError([(("path",), f"{path.name} has no candidate rows")])
+    positions = _column_positions(spec, space, [name.strip() for name in rows[0]], path.name)
+    candidates: dict[tuple, dict[str, ParameterValue]] = {}
+    problems: list[str] = []
+    for line, row in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in row):
+            continue
+        point: dict[str, ParameterValue] = {}
+        for parameter in space:
+            position = positions[parameter.name]
+            cell = row[position].strip() if position < len(row) else ""
+            value, problem = _parse(parameter, cell)
+            if problem:
+                problems.append(f"line {line}: {parameter.name} {problem}")
+                break
+            point[parameter.name] = value
+        else:
+            candidates.setdefault(tuple(point.values()), point)
+    if problems:
+        more = len(problems) - MAX_LISTED_PROBLEMS
+        listed = "; ".join(problems[:MAX_LISTED_PROBLEMS]) + (
+            f" (and {more} more)" if more > 0 else ""
+        )
+        raise CandidatesError([(("path",), f"{path.name}: {listed}")])
+    return list(candidates.values())
+
+
+def _column_positions(
+    spec: CandidatesSpec, space: Sequence[Parameter], header: list[str], file_name: str
+) -> dict[str, int]:
+    names = {p.name for p in space}
+    problems: list[tuple[tuple[str | int, ...], str]] = [
+        (("columns", name), f"{name!r} is not a parameter of this campaign")
+        for name in spec.columns
+        if name not in names
+    ]
+    positions: dict[str, int] = {}
+    missing = []
+    for parameter in space:
+        column = spec.columns.get(parameter.name, parameter.name)
+        if column in header:
+            positions[parameter.name] = header.index(column)
+        else:
+            missing.append(f"{parameter.name!r} (column {column!r})")
+    if missing:
+        problems.append(
+            (
+                ("columns",),
+                f"{file_name} lacks columns for {', '.join(missing)}; its columns: "
+                f"{', '.join(header)}. Map parameters to columns under 'columns:'",
+            )
+        )
+    if problems:
+        raise CandidatesError(problems)
+    return positions
+
+
+def _parse(parameter: Parameter, cell: str) -> tuple[ParameterValue, str | None]:
+    """``(value, None)``, or ``(cell, what is wrong)`` for a cell outside the parameter."""
+    from orchestrator.campaign.schema import (
+        CategoricalParameter,
+        DiscreteParameter,
+        IntegerParameter,
+    )
+
+    if isinstance(parameter, CategoricalParameter):
+        labels = [str(v) for v in parameter.values]
+        if cell not in labels:
+            return cell, f"{cell!r} is not one of: {', '.join(labels)}"
+        return parameter.values[labels.index(cell)], None
+    try:
+        number = float(cell)
+    except ValueError:
+        return cell, f"{cell!r} is not a number"
+    if not math.isfinite(number):
+        return cell, f"{cell!r} is not a finite number"
+    if isinstance(parameter, DiscreteParameter):
+        if number not in parameter.allowed:
+            return cell, f"{cell} is not one of the allowed values"
+        return number, None
+    low, high = parameter.bounds
+    if not low <= number <= high:
+        return cell, f"{cell} is outside the bounds [{low}, {high}]"
+    if isinstance(parameter, IntegerParameter):
+        if not number.is_integer():
+            return cell, f"{cell} is not a whole number"
+        return int(number), None
+    return number, None
