@@ -178,6 +178,8 @@ class RunResult:
     wall_seconds: float = 0.0
     load_before: float = 0.0
     warnings: dict[str, int] = field(default_factory=dict)
+    warning_examples: dict[str, str] = field(default_factory=dict)
+    """The first message of each warning category, cut to 300 characters."""
 
     def iteration_seconds(self, model_based: bool) -> list[float]:
         """get_next_trials + complete_trial per iteration, for MBM or for init iterations."""
@@ -410,6 +412,17 @@ def default_arm() -> str:
     return f"Ax {metadata.version('ax-platform')} default"
 
 
+def _count(
+    records: list[warnings.WarningMessage], counts: Counter[str], examples: dict[str, str]
+) -> None:
+    """Count ``records`` by category, keep each category's first message, empty the list."""
+    for record in records:
+        name = record.category.__name__
+        counts[name] += 1
+        examples.setdefault(name, str(record.message)[:300])
+    records.clear()
+
+
 def run_once(problem: Problem, arm: str, seed: int) -> RunResult:
     """One run of ``arm`` on ``problem`` with ``seed``, one trial at a time."""
     result = RunResult(problem=problem.key, arm=arm, seed=seed)
@@ -437,10 +450,9 @@ def run_once(problem: Problem, arm: str, seed: int) -> RunResult:
             result.eval_seconds.append(t2 - t1)
             result.complete_seconds.append(t3 - t2)
             # Keep the record list short: count and drop as we go.
-            caught.update(w.category.__name__ for w in records)
-            records.clear()
+            _count(records, caught, result.warning_examples)
         summary = client.summarize()
-        caught.update(w.category.__name__ for w in records)
+        _count(records, caught, result.warning_examples)
     result.wall_seconds = time.perf_counter() - started
     by_index = dict(zip(summary["trial_index"], summary["generation_node"], strict=True))
     result.nodes = [str(by_index[i]) for i in range(problem.budget)]

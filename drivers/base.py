@@ -66,6 +66,7 @@ class CampaignContext:
     """Parameter names, in campaign order, mapped to their kind: ``continuous``,
     ``integer`` or ``categorical``."""
     objectives: tuple[str, ...]
+    """Every quantity the instrument must report: the objectives, then other outcomes."""
     base_dir: Path
     """Folder of the campaign file: relative paths in the driver section start here."""
     seed: int = 0

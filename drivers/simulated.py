@@ -31,6 +31,8 @@ from simulators.benchmarks import BENCHMARKS
 from simulators.dataset import read_header
 
 Location = tuple[str | int, ...]
+Simulator = Callable[[Mapping[str, float | int | str]], float | Mapping[str, float]]
+"""A model of the instrument: one reading, or readings by name when it measures several."""
 
 
 class _SimulatorBase(BaseModel):
@@ -71,6 +73,15 @@ class BenchmarkSpec(_SimulatorBase):
 
     def problems(self, context: CampaignContext) -> list[tuple[Location, str]]:
         found: list[tuple[Location, str]] = []
+        outputs = BENCHMARKS[self.function].outputs
+        if outputs > len(context.objectives):
+            found.append(
+                (
+                    ("function",),
+                    f"{self.function} returns {outputs} values but the campaign measures "
+                    f"{len(context.objectives)}: list one objective or outcome per value",
+                )
+            )
         expected = BENCHMARKS[self.function].dim
         if expected is not None and len(context.parameters) != expected:
             found.append(
@@ -150,7 +161,7 @@ class FunctionSpec(_SimulatorBase):
         description="An importable callable, e.g. 'simulators.film:film_conductance_ms'.",
     )
 
-    def load(self) -> Callable[[Mapping[str, float | int | str]], float]:
+    def load(self) -> Simulator:
         module_name, name = self.function.split(":")
         return getattr(importlib.import_module(module_name), name)
 
@@ -179,16 +190,14 @@ class SimulatedDriverConfig(DriverConfig):
         return [(("simulator", *loc), message) for loc, message in self.simulator.problems(context)]
 
 
-def build_simulator(
-    spec: AnySimulator, context: CampaignContext
-) -> Callable[[Mapping[str, float | int | str]], float]:
+def build_simulator(spec: AnySimulator, context: CampaignContext) -> Simulator:
     """The simulator a spec describes, ready to evaluate."""
     if isinstance(spec, FunctionSpec):
         return spec.load()
     if isinstance(spec, BenchmarkSpec):
         from simulators.benchmarks import BenchmarkSimulator
 
-        return BenchmarkSimulator(spec.function, list(context.parameters))
+        return BenchmarkSimulator(spec.function, list(context.parameters), context.objectives)
     from simulators.dataset import DatasetSimulator
 
     return DatasetSimulator(
@@ -218,7 +227,7 @@ class SimulatedDriver:
         self._clock = context.clock_start or self._spec.start or datetime.now(UTC)
         if self._clock.tzinfo is None:
             self._clock = self._clock.replace(tzinfo=UTC)
-        self._simulator: Callable[[Mapping[str, float | int | str]], float] | None = None
+        self._simulator: Simulator | None = None
         self._attempts: Counter[int] = Counter()
 
     @classmethod
@@ -272,15 +281,19 @@ class SimulatedDriver:
                 finished_at=finished,
                 failure="simulated failure (failure_rate)",
             )
-        clean = self._simulator(experiment.parameters)
-        reading = (
-            clean + self._spec.noise_sd * rng.standard_normal() if math.isfinite(clean) else clean
-        )
+        result = self._simulator(experiment.parameters)
+        clean = dict(result) if isinstance(result, Mapping) else {self._objective: result}
+        readings = {
+            name: value + self._spec.noise_sd * rng.standard_normal()
+            if math.isfinite(value)
+            else value
+            for name, value in clean.items()
+        }
         return Measurement(
-            values={self._objective: reading},
+            values=readings,
             started_at=started,
             finished_at=finished,
-            raw={"noise_free": clean},
+            raw={"noise_free": clean if len(clean) > 1 else clean[self._objective]},
         )
 
     def advance_to(self, moment: datetime) -> None:

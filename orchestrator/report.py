@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from orchestrator.campaign.expressions import parse_outcome_constraint
 from orchestrator.campaign.schema import Objective
 from orchestrator.ledger import CampaignRecord, ExperimentRecord, Ledger
 
@@ -32,7 +33,11 @@ class CampaignSummary:
 
     @property
     def goal(self) -> str:
-        return str(self.record.snapshot["objectives"][0]["goal"])
+        """``maximize``, ``minimize`` or ``target 1.4``."""
+        objective = self.record.snapshot["objectives"][0]
+        if objective["goal"] == "target":
+            return f"target {objective['target']:g}"
+        return str(objective["goal"])
 
     @property
     def parameter_names(self) -> list[str]:
@@ -49,13 +54,56 @@ class CampaignSummary:
         return self.counts["done"] + self.counts["failed"]
 
     @property
+    def objectives(self) -> list[Objective]:
+        return [Objective.model_validate(o) for o in self.record.snapshot["objectives"]]
+
+    @property
+    def measured(self) -> list[str]:
+        """Every quantity the instrument reports: objectives, then other outcomes."""
+        outcomes = self.record.snapshot.get("outcomes", [])
+        return [o.name for o in self.objectives] + [o["name"] for o in outcomes]
+
+    @property
+    def feasible(self) -> list[ExperimentRecord]:
+        """Successful experiments that meet every outcome constraint."""
+        constraints = [
+            parse_outcome_constraint(text, self.measured)
+            for text in self.record.snapshot.get("outcome_constraints", [])
+        ]
+        return [
+            e
+            for e in self.experiments
+            if e.status == "done"
+            and e.objective is not None
+            and all(c.is_satisfied(e.values or {}) for c in constraints)
+        ]
+
+    @property
     def best(self) -> ExperimentRecord | None:
-        """The best successful experiment so far (the earliest, on ties)."""
-        done = [e for e in self.experiments if e.status == "done" and e.objective is not None]
-        if not done:
+        """The best feasible experiment by the first objective (the earliest, on ties)."""
+        feasible = self.feasible
+        if not feasible:
             return None
-        objective = Objective.model_validate(self.record.snapshot["objectives"][0])
-        return max(done, key=lambda e: (objective.score(float(e.objective or 0.0)), -e.id))
+        objective = self.objectives[0]
+        return max(feasible, key=lambda e: (objective.score(float(e.objective or 0.0)), -e.id))
+
+    @property
+    def pareto_front(self) -> list[ExperimentRecord]:
+        """Feasible experiments no other feasible one beats on every objective at once."""
+        objectives = self.objectives
+        feasible = self.feasible
+        scores = {
+            e.id: [o.score(float((e.values or {})[o.name])) for o in objectives] for e in feasible
+        }
+
+        def dominated(e: ExperimentRecord) -> bool:
+            return any(
+                all(a >= b for a, b in zip(scores[other.id], scores[e.id], strict=True))
+                and scores[other.id] != scores[e.id]
+                for other in feasible
+            )
+
+        return [e for e in feasible if not dominated(e)]
 
     @property
     def calendar(self) -> tuple[datetime, datetime] | None:
@@ -83,7 +131,8 @@ def summarize(ledger: Ledger) -> CampaignSummary | None:
 
 
 def experiment_rows(summary: CampaignSummary) -> list[dict[str, Any]]:
-    """One flat row per experiment: parameters, objective, status, times, how chosen."""
+    """One flat row per experiment: parameters, measured values, status, times, how chosen."""
+    pareto = {e.id for e in summary.pareto_front} if len(summary.objectives) > 1 else set()
     rows = []
     for e in summary.experiments:
         row: dict[str, Any] = {
@@ -94,7 +143,9 @@ def experiment_rows(summary: CampaignSummary) -> list[dict[str, Any]]:
             "attempts": e.attempts,
         }
         row.update({name: e.parameters.get(name) for name in summary.parameter_names})
-        row[summary.objective] = e.objective
+        row.update({name: (e.values or {}).get(name) for name in summary.measured})
+        if len(summary.objectives) > 1:
+            row["pareto_optimal"] = e.id in pareto
         row.update(
             {
                 "failure": e.failure,

@@ -85,6 +85,13 @@ class OutcomeConstraint:
     bound: float
     text: str
 
+    def is_satisfied(self, values: Mapping[str, float]) -> bool:
+        """Whether measured ``values`` meet the bound (a missing value does not)."""
+        value = values.get(self.name)
+        if value is None:
+            return False
+        return value <= self.bound if self.sense == "<=" else value >= self.bound
+
 
 def parse_linear_constraints(text: str, variables: Collection[str]) -> list[LinearConstraint]:
     """Parse one constraint, or a chain such as ``0 <= a + b <= 1`` into one per comparison.

@@ -72,7 +72,7 @@ class LoadedCampaign:
         return CampaignContext(
             name=campaign.name,
             parameters={parameter.name: parameter.type for parameter in campaign.space},
-            objectives=tuple(objective.name for objective in campaign.objectives),
+            objectives=tuple(campaign.measured),
             base_dir=self.base_dir,
             seed=campaign.seed,
             run_dir=run_dir,

@@ -27,6 +27,7 @@ from drivers.base import DriverConfig
 from drivers.simulated import SimulatorSpec
 from drivers.units import Duration
 from orchestrator.campaign.candidates import CandidatesSpec
+from orchestrator.campaign.expressions import OutcomeConstraint
 
 Identifier = Annotated[
     str,
@@ -184,6 +185,13 @@ class Objective(_Section):
     target: float | None = Field(
         None, description="With goal 'target': the value to hit (e.g. a band gap of 1.4 eV)."
     )
+    threshold: float | None = Field(
+        None,
+        description=(
+            "The worst value still worth having. With several objectives the thresholds form "
+            "the hypervolume's reference point (inferred from the data where missing)."
+        ),
+    )
     unit: str | None = None
 
     @model_validator(mode="after")
@@ -203,6 +211,13 @@ class Objective(_Section):
             return -value
         assert self.target is not None
         return -abs(value - self.target)
+
+
+class Outcome(_Section):
+    """A quantity the instrument reports that is not optimised (e.g. for a constraint)."""
+
+    name: Identifier
+    unit: str | None = None
 
 
 class Budget(_Section):
@@ -304,8 +319,16 @@ class Campaign(_Section):
         default_factory=list,
         description="Linear constraints on numeric parameters, e.g. 'temp + 2 * minutes <= 400'.",
     )
-    objectives: Annotated[list[Objective], Field(min_length=1, max_length=1)] = Field(
-        description="What is measured; one objective for now."
+    objectives: Annotated[list[Objective], Field(min_length=1)] = Field(
+        description="What is measured and optimised; several make a multi-objective campaign."
+    )
+    outcomes: list[Outcome] = Field(
+        default_factory=list,
+        description="Other quantities the instrument reports, e.g. for outcome constraints.",
+    )
+    outcome_constraints: list[str] = Field(
+        default_factory=list,
+        description="Bounds on measured quantities, e.g. 'stability >= 0.8'.",
     )
     proposer: ProposerSettings = ProposerSettings()
     driver: DriverConfig = Field(
@@ -378,7 +401,46 @@ class Campaign(_Section):
         clash = sorted({objective.name for objective in objectives} & parameters)
         if clash:
             raise ValueError(f"{', '.join(clash)} is both a parameter and an objective")
+        names = [objective.name for objective in objectives]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"objective names must be distinct; repeated: {', '.join(repeated)}")
         return objectives
+
+    @field_validator("outcomes")
+    @classmethod
+    def _outcomes_are_new_names(
+        cls, outcomes: list[Outcome], info: ValidationInfo
+    ) -> list[Outcome]:
+        taken = {p.name for p in info.data.get("space", [])}
+        taken |= {o.name for o in info.data.get("objectives", [])}
+        names = [outcome.name for outcome in outcomes]
+        clash = sorted({name for name in names if name in taken or names.count(name) > 1})
+        if clash:
+            raise ValueError(
+                f"{', '.join(clash)}: an outcome needs a name no parameter, objective or other "
+                "outcome has"
+            )
+        return outcomes
+
+    @field_validator("outcome_constraints")
+    @classmethod
+    def _constraints_name_measured_quantities(
+        cls, constraints: list[str], info: ValidationInfo
+    ) -> list[str]:
+        from orchestrator.campaign.expressions import ExpressionError, parse_outcome_constraint
+
+        measured = [o.name for o in info.data.get("objectives", [])]
+        measured += [o.name for o in info.data.get("outcomes", [])]
+        for number, text in enumerate(constraints, start=1):
+            try:
+                parse_outcome_constraint(text, measured)
+            except ExpressionError as error:
+                raise ValueError(
+                    f"outcome constraint {number}: {error} (declare a quantity that is not an "
+                    "objective under `outcomes:`)"
+                ) from None
+        return constraints
 
     @model_validator(mode="after")
     def _pool_or_constraints(self) -> Campaign:
@@ -406,10 +468,34 @@ class Campaign(_Section):
             )
         return self
 
+    @model_validator(mode="after")
+    def _stop_rules_need_one_objective(self) -> Campaign:
+        rules = self.stop
+        if len(self.objectives) > 1 and (rules.objective_reaches or rules.no_improvement_for):
+            raise ValueError(
+                "stop.objective_reaches and stop.no_improvement_for need a single objective; "
+                "a multi-objective campaign stops on its budget or deadline"
+            )
+        return self
+
     @property
     def objective(self) -> Objective:
-        """The campaign's single objective."""
+        """The campaign's first objective: the only one of a single-objective campaign."""
         return self.objectives[0]
+
+    @property
+    def measured(self) -> list[str]:
+        """Every quantity the instrument must report: objectives, then other outcomes."""
+        return [o.name for o in self.objectives] + [o.name for o in self.outcomes]
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    def parsed_outcome_constraints(self) -> list[OutcomeConstraint]:
+        from orchestrator.campaign.expressions import parse_outcome_constraint
+
+        return [parse_outcome_constraint(text, self.measured) for text in self.outcome_constraints]
 
     @property
     def initial_size(self) -> int:

@@ -77,8 +77,15 @@ def summary_panel(summary: CampaignSummary, running: bool | None = None) -> Pane
         f"experiments  {summary.finished}/{summary.budget} · done {counts['done']} · "
         f"failed {counts['failed']} · running {counts['running']} · queued {counts['proposed']}"
     ]
-    best = summary.best
-    if best is not None:
+    if len(summary.objectives) > 1:
+        front = summary.pareto_front
+        names = [o.name for o in summary.objectives]
+        lines.append(f"Pareto front  {len(front)} experiments ({', '.join(names)})")
+        lines += [
+            f"  #{e.id}: " + ", ".join(f"{n}={_short((e.values or {})[n])}" for n in names)
+            for e in front
+        ]
+    elif (best := summary.best) is not None:
         point = ", ".join(f"{k}={_short(v)}" for k, v in best.parameters.items())
         lines.append(
             f"best {summary.objective} ({summary.goal})  {_short(best.objective)} "
@@ -116,20 +123,24 @@ def experiments_table(summary: CampaignSummary, last: int) -> Table:
     table = Table(
         title=f"last {min(last, len(summary.experiments))} experiments", title_justify="left"
     )
+    measured = summary.measured
     for column in (
         "#",
         "method",
         "status",
-        summary.objective,
+        *measured,
         "parameters",
         "simulated end" if simulated else "end",
     ):
         table.add_column(column)
     for e in summary.experiments[-last:]:
         point = ", ".join(f"{k}={_short(v)}" for k, v in e.parameters.items())
-        outcome = _short(e.objective) if e.objective is not None else (e.failure or "")
+        if e.objective is not None:
+            outcomes = [_short((e.values or {}).get(name, "")) for name in measured]
+        else:
+            outcomes = [e.failure or ""] + [""] * (len(measured) - 1)
         end = _when(e.finished_at) if e.finished_at else ""
-        table.add_row(str(e.id), e.method, e.status, outcome, point, end)
+        table.add_row(str(e.id), e.method, e.status, *outcomes, point, end)
     return table
 
 
@@ -177,7 +188,9 @@ class ProgressDisplay:
             if summary is not None:
                 best = summary.best
                 text = (
-                    f"best {summary.objective} {_short(best.objective)} (#{best.id})"
+                    f"Pareto front {len(summary.pareto_front)}"
+                    if len(summary.objectives) > 1
+                    else f"best {summary.objective} {_short(best.objective)} (#{best.id})"
                     if best
                     else ""
                 )

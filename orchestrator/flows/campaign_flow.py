@@ -193,7 +193,7 @@ class _Loop:
         pending: Sequence[Mapping[str, ParameterValue]],
     ) -> list[ExperimentRecord]:
         observations = [
-            Observation(r.parameters, r.objective)
+            Observation(r.parameters, r.objective, dict(r.values or {}))
             for r in records
             if r.status == "done" and r.objective is not None
         ]
@@ -218,14 +218,19 @@ class _Loop:
 
     def _record(self, experiment_id: int, measurement: Measurement, seconds: float) -> None:
         """Write a measurement to the ledger; an unusable value makes it a failure."""
-        objective = self.campaign.objective.name
-        value = measurement.values.get(objective)
-        failure = measurement.failure or _unusable(objective, value)
+        failure = measurement.failure or next(
+            (
+                problem
+                for name in self.campaign.measured
+                if (problem := _unusable(name, measurement.values.get(name)))
+            ),
+            None,
+        )
         if failure:
             logger.warning("experiment %s failed: %s", experiment_id, failure)
         self.ledger.record_result(
             experiment_id,
-            objective=None if failure else value,
+            objective=None if failure else measurement.values[self.campaign.objective.name],
             values=measurement.values,
             raw=measurement.raw,
             failure=failure,

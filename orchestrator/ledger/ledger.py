@@ -50,6 +50,8 @@ class ExperimentRecord:
     proposed_at: datetime
     updated_at: datetime
     objective: float | None = None
+    values: dict[str, Any] | None = None
+    """Every quantity the instrument reported, by name (the objective among them)."""
     failure: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -373,7 +375,13 @@ class Ledger:
         e, r = tables.experiments, tables.results
         query = (
             select(
-                e, r.c.objective, r.c.failure, r.c.started_at, r.c.finished_at, r.c.driver_seconds
+                e,
+                r.c.objective,
+                r.c["values"],
+                r.c.failure,
+                r.c.started_at,
+                r.c.finished_at,
+                r.c.driver_seconds,
             )
             .select_from(e.outerjoin(r, r.c.experiment_id == e.c.id))
             .order_by(e.c.id)

@@ -25,7 +25,7 @@ def fit_model(
 
     Args:
         train_x: ``n x d`` encoded inputs.
-        train_y: ``n x 1`` outcomes, larger is better.
+        train_y: ``n x m`` outcomes (one column: signed so that larger is better).
         bounds: ``2 x d`` bounds of the encoded inputs; continuous and integer columns
             are scaled to [0, 1] with them.
         categorical_columns: columns holding category indices; a categorical kernel
@@ -40,11 +40,14 @@ def fit_model(
             train_y,
             cat_dims=list(categorical_columns),
             input_transform=normalize if numeric else None,
-            outcome_transform=Standardize(m=1),
+            outcome_transform=Standardize(m=train_y.shape[-1]),
         )
     else:
         model = SingleTaskGP(
-            train_x, train_y, input_transform=normalize, outcome_transform=Standardize(m=1)
+            train_x,
+            train_y,
+            input_transform=normalize,
+            outcome_transform=Standardize(m=train_y.shape[-1]),
         )
     if warm_start:
         state = {

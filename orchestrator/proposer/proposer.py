@@ -22,13 +22,20 @@ from orchestrator.proposer.encoding import SpaceEncoding
 if TYPE_CHECKING:
     from torch.quasirandom import SobolEngine
 
+    from orchestrator.proposer.outcomes import OutcomeModel
+
 
 @dataclass(frozen=True)
 class Observation:
-    """A finished experiment the model learns from: its parameters and objective value."""
+    """A finished experiment the model learns from: its parameters and objective value.
+
+    ``outcomes`` holds every measured quantity by name; campaigns with several
+    objectives or with outcome constraints need it, single-objective ones use ``value``.
+    """
 
     parameters: Mapping[str, ParameterValue]
     value: float
+    outcomes: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,29 +119,45 @@ class Proposer:
                 else self._random_rows(size, remaining)
             )
         else:
+            avoided = failed if self.campaign.proposer.failures == "avoid" else ()
             proposals = self._bayesian(
-                n,
-                self._with_failures(observations, failed),
-                pending,
-                proposed_so_far,
-                warm_start,
-                remaining,
+                n, observations, avoided, pending, proposed_so_far, warm_start, remaining
             )
         elapsed = round(time.perf_counter() - started, 4)
         for proposal in proposals:
             proposal.details["suggest_seconds"] = elapsed
         return proposals
 
-    def _with_failures(
-        self, observations: Sequence[Observation], failed: Sequence[Mapping[str, ParameterValue]]
-    ) -> list[Observation]:
-        """Observations plus, with ``failures: avoid``, each failed experiment scored as
-        the worst result so far, so the model steers away from where the space fails."""
-        if self.campaign.proposer.failures == "ignore" or not failed:
-            return list(observations)
-        objective = self.campaign.objective
+    def _training_data(
+        self,
+        observations: Sequence[Observation],
+        failed: Sequence[Mapping[str, ParameterValue]],
+    ) -> tuple[Any, Any, OutcomeModel | None]:
+        """``(train_x, train_y, outcome model)``; failed points count as the worst results.
+
+        A single objective is modelled signed so that larger is better (a target: as
+        measured, scored by the acquisition). Several objectives or outcome constraints
+        model every measured quantity involved (see ``proposer/outcomes.py``).
+        """
+        import torch
+
+        from orchestrator.proposer.outcomes import impute_failures, outcome_model
+
+        campaign = self.campaign
+        train_x = self._encode([o.parameters for o in observations] + list(failed))
+        if campaign.multi_objective or campaign.outcome_constraints:
+            outcomes = outcome_model(campaign)
+            observed = torch.tensor(
+                [[o.outcomes[name] for name in outcomes.columns] for o in observations],
+                dtype=_dtype(),
+            )
+            imputed = impute_failures(outcomes, observed, len(failed))
+            return train_x, torch.cat([observed, imputed]), outcomes
+        objective = campaign.objective
         worst = min((o.value for o in observations), key=objective.score)
-        return [*observations, *(Observation(point, worst) for point in failed)]
+        values = [o.value for o in observations] + [worst] * len(failed)
+        sign = -1.0 if objective.goal == "minimize" else 1.0
+        return train_x, torch.tensor([[sign * v] for v in values], dtype=_dtype()), None
 
     def _remaining_candidates(
         self, *taken_groups: Sequence[Mapping[str, ParameterValue]]
@@ -228,6 +251,7 @@ class Proposer:
         self,
         n: int,
         observations: Sequence[Observation],
+        failed: Sequence[Mapping[str, ParameterValue]],
         pending: Sequence[Mapping[str, ParameterValue]],
         proposed_so_far: int,
         warm_start: Mapping[str, Any] | None,
@@ -243,14 +267,10 @@ class Proposer:
         )
         from orchestrator.proposer.constraints import encode_constraints
         from orchestrator.proposer.model import describe, fit_model, hyperparameters
+        from orchestrator.proposer.outcomes import build_outcome_acquisition
 
         campaign = self.campaign
-        objective = campaign.objective
-        # Maximise or minimise: model the signed value. A target: model the value itself
-        # (smooth) and score its samples by their distance to the target.
-        sign = -1.0 if objective.goal == "minimize" else 1.0
-        train_x = self._encode([o.parameters for o in observations])
-        train_y = torch.tensor([[sign * o.value] for o in observations], dtype=_dtype())
+        train_x, train_y, outcomes = self._training_data(observations, failed)
         bounds = torch.tensor(self.encoding.bounds, dtype=_dtype()).T
         x_pending = self._encode(pending) if pending else None
         with torch.random.fork_rng(), _threads_for(len(observations)):
@@ -260,13 +280,19 @@ class Proposer:
                 train_x, train_y, bounds, list(self.encoding.categorical_columns), warm_start
             )
             fitted = time.perf_counter()
-            acquisition = build_acquisition(
-                campaign.effective_purpose,
-                model,
-                train_x,
-                x_pending,
-                ucb_beta=campaign.proposer.ucb_beta,
-                target=objective.target,
+            acquisition = (
+                build_acquisition(
+                    campaign.effective_purpose,
+                    model,
+                    train_x,
+                    x_pending,
+                    ucb_beta=campaign.proposer.ucb_beta,
+                    target=campaign.objective.target,
+                )
+                if outcomes is None
+                else build_outcome_acquisition(
+                    campaign, outcomes, model, train_x, train_y, x_pending
+                )
             )
             if remaining is None:
                 candidates = optimize_over_space(
@@ -286,6 +312,7 @@ class Proposer:
             "acquisition": type(acquisition).__name__,
             "acquisition_value": value,
             "observations": len(observations),
+            "failures_as_worst": len(failed),
             "hyperparameters": describe(model),
             "fit_seconds": round(fitted - started, 4),
             "acquisition_seconds": round(finished - fitted, 4),

@@ -88,7 +88,8 @@ def test_a_valid_campaign_loads_with_defaults(tmp_path: Path) -> None:
         ),
         (
             ("goal: maximize", "goal: most"),
-            "campaign.yaml:9:23: objectives[0].goal: Input should be 'maximize', 'minimize' or 'target'",
+            "campaign.yaml:9:23: objectives[0].goal: "
+            "Input should be 'maximize', 'minimize' or 'target'",
         ),
         (
             ("name: minutes", "name: temp"),
