@@ -119,6 +119,7 @@ class Problem:
     bounds: tuple[tuple[float, float], ...]
     metrics: tuple[str, ...]
     evaluate: Callable[[Sequence[float]], dict[str, float]]
+    """One point's outcome: metric name -> value."""
     optimum: float | None = None
     """Minimum of a single-objective problem (regret problems)."""
     ref_point: tuple[float, ...] | None = None
@@ -126,7 +127,6 @@ class Problem:
     max_hv: float | None = None
     constraint: tuple[tuple[float, ...], float] | None = None
     """Linear constraint (coefficients, bound): sum(c * x) <= bound."""
-    notes: str = ""
 
     @property
     def multi_objective(self) -> bool:
@@ -222,7 +222,12 @@ def log(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def _single(function: Callable[[torch.Tensor], torch.Tensor], metric: str) -> Any:
+Evaluator = Callable[[Sequence[float]], dict[str, float]]
+
+
+def _single(function: Callable[[torch.Tensor], torch.Tensor], metric: str) -> Evaluator:
+    """An evaluator of one point for a single-objective botorch test function."""
+
     def evaluate(x: Sequence[float]) -> dict[str, float]:
         value = function(torch.tensor([list(x)], dtype=torch.float64))
         return {metric: float(value.item())}

@@ -113,14 +113,10 @@ def tansaku_chooser(pool: Pool) -> Chooser:
     )
     proposer = Proposer(campaign, rows)
     index_of = {tuple(row.values()): i for i, row in enumerate(rows)}
-    warm: dict = {}
 
     def choose(pool: Pool, measured: list[int], step: int) -> int:
         observations = [Observation(rows[i], float(pool.outputs[i])) for i in measured]
-        (proposal,) = proposer.suggest(
-            1, observations, proposed_so_far=len(measured), warm_start=warm.get("state")
-        )
-        warm["state"] = proposal.warm_start
+        (proposal,) = proposer.suggest(1, observations, proposed_so_far=len(measured))
         return index_of[tuple(proposal.parameters.values())]
 
     return choose

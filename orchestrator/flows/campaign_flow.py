@@ -45,7 +45,6 @@ def propose(
     pending: Sequence[Mapping[str, ParameterValue]],
     failed: Sequence[Mapping[str, ParameterValue]],
     proposed_so_far: int,
-    warm_start: dict | None,
 ) -> list[Proposal]:
     """Ask the proposer for up to ``n`` experiments, knowing those still ``pending``."""
     return proposer.suggest(
@@ -53,7 +52,6 @@ def propose(
         observations,
         pending,
         proposed_so_far=proposed_so_far,
-        warm_start=warm_start,
         failed=failed,
     )
 
@@ -197,18 +195,16 @@ class _Loop:
             for r in records
             if r.status == "done" and r.objective is not None
         ]
-        warm_start = next((r.warm_start for r in reversed(records) if r.warm_start), None)
         failed = [r.parameters for r in records if r.status == "failed"]
         proposals = propose.with_options(
             task_run_name=f"propose-{self.campaign.name}-{len(records) + 1:04d}"
-        )(self.proposer, n, observations, pending, failed, len(records), warm_start)
+        )(self.proposer, n, observations, pending, failed, len(records))
         ids = self.ledger.record_proposals(
             [
                 {
                     "parameters": p.parameters,
                     "method": p.method,
                     "proposer": p.details,
-                    "warm_start": p.warm_start,
                 }
                 for p in proposals
             ]

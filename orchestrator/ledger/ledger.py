@@ -44,7 +44,6 @@ class ExperimentRecord:
     parameters: dict[str, Any]
     method: str
     proposer: dict[str, Any]
-    warm_start: dict[str, Any] | None
     status: Status
     attempts: int
     proposed_at: datetime
@@ -249,7 +248,7 @@ class Ledger:
     def record_proposals(self, proposals: Sequence[Mapping[str, Any]]) -> list[int]:
         """Commit new experiments as ``proposed``; returns their ids.
 
-        Each mapping holds ``parameters``, ``method``, ``proposer`` and ``warm_start``.
+        Each mapping holds ``parameters``, ``method`` and ``proposer``.
         Proposals recorded together share a batch number.
         """
         now = utcnow()
@@ -269,7 +268,6 @@ class Ledger:
                         parameters=dict(proposal["parameters"]),
                         method=proposal["method"],
                         proposer=_json_safe(proposal["proposer"]),
-                        warm_start=proposal["warm_start"],
                         status="proposed",
                         attempts=0,
                         proposed_at=now,

@@ -69,7 +69,6 @@ experiments = Table(
     Column("parameters", JSON, nullable=False),
     Column("method", String(16), nullable=False),
     Column("proposer", JSON, nullable=False, doc="How the proposer chose it."),
-    Column("warm_start", JSON, doc="Model hyperparameters the next fit may start from."),
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     Column("proposed_at", UtcDateTime, nullable=False),

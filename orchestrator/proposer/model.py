@@ -1,8 +1,15 @@
-"""The Gaussian-process surrogate: build, warm-start from the previous fit, and fit."""
+"""The Gaussian-process surrogate: build and fit.
+
+Each fit starts from BoTorch's default hyperparameter initialisation, as BoTorch
+recommends. Starting from the previous fit instead (tried until this version) needed
+more experiments to find the best candidates on all four PV-Lab pools
+(benchmarks/RESULTS.md): a fit warm-started from a model of fewer points tends to keep
+that model's lengthscales.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import torch
 from botorch.fit import fit_gpytorch_mll
@@ -10,18 +17,14 @@ from botorch.models import MixedSingleTaskGP, SingleTaskGP
 from botorch.models.transforms import Normalize, Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
 
-Hyperparameters = dict[str, list[float] | float]
-"""A fitted model's raw hyperparameters by name, as JSON-ready lists."""
-
 
 def fit_model(
     train_x: torch.Tensor,
     train_y: torch.Tensor,
     bounds: torch.Tensor,
     categorical_columns: Sequence[int],
-    warm_start: Mapping[str, list[float] | float] | None = None,
 ) -> SingleTaskGP:
-    """Fit a GP to the observations, starting from ``warm_start`` hyperparameters if given.
+    """Fit a GP to the observations by maximising the marginal likelihood.
 
     Args:
         train_x: ``n x d`` encoded inputs.
@@ -30,7 +33,6 @@ def fit_model(
             are scaled to [0, 1] with them.
         categorical_columns: columns holding category indices; a categorical kernel
             (``MixedSingleTaskGP``) handles them when present.
-        warm_start: hyperparameters of the previous fit, from :func:`hyperparameters`.
     """
     numeric = [i for i in range(train_x.shape[-1]) if i not in set(categorical_columns)]
     normalize = Normalize(d=train_x.shape[-1], indices=numeric or None, bounds=bounds)
@@ -49,18 +51,8 @@ def fit_model(
             input_transform=normalize,
             outcome_transform=Standardize(m=train_y.shape[-1]),
         )
-    if warm_start:
-        state = {
-            name: torch.as_tensor(value, dtype=train_x.dtype) for name, value in warm_start.items()
-        }
-        model.load_state_dict(state, strict=False)
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     return model
-
-
-def hyperparameters(model: SingleTaskGP) -> Hyperparameters:
-    """The model's raw (unconstrained) hyperparameters, to warm-start the next fit."""
-    return {name: value.detach().tolist() for name, value in model.named_parameters()}
 
 
 def describe(model: SingleTaskGP) -> dict[str, list[float] | float]:

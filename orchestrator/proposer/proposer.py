@@ -2,7 +2,7 @@
 
 A plain object with no knowledge of Prefect, drivers or storage. It starts with a
 scrambled Sobol design, then fits a GP and maximises noisy log expected improvement.
-Given the same campaign, observations and warm start it returns the same proposals, so
+Given the same campaign and observations it returns the same proposals, so
 a resumed campaign proposes what an uninterrupted one would have.
 """
 
@@ -44,14 +44,12 @@ class Proposal:
 
     ``details`` holds what the ledger keeps about the choice: the acquisition value, the
     model's hyperparameters and fit time for a model-based proposal, the Sobol index for
-    an initial one. ``warm_start`` is what the next :meth:`Proposer.suggest` call may
-    start its fit from.
+    an initial one.
     """
 
     parameters: dict[str, ParameterValue]
     method: Literal["sobol", "gp"]
     details: dict[str, Any] = field(default_factory=dict)
-    warm_start: dict[str, Any] | None = None
 
 
 class Proposer:
@@ -82,7 +80,6 @@ class Proposer:
         observations: Sequence[Observation],
         pending: Sequence[Mapping[str, ParameterValue]] = (),
         proposed_so_far: int = 0,
-        warm_start: Mapping[str, Any] | None = None,
         failed: Sequence[Mapping[str, ParameterValue]] = (),
     ) -> list[Proposal]:
         """The next experiments, at most ``n`` of them.
@@ -94,7 +91,6 @@ class Proposer:
                 acquisition accounts for them so they are not proposed again.
             proposed_so_far: experiments proposed so far in the campaign, failed ones
                 included: it positions the Sobol sequence and seeds the optimiser.
-            warm_start: ``Proposal.warm_start`` of the previous model-based proposal.
             failed: parameters of failed experiments; a pool row that failed is not
                 proposed again, and with ``proposer.failures: avoid`` (the default) the
                 model counts each as the worst result so far.
@@ -121,7 +117,7 @@ class Proposer:
         else:
             avoided = failed if self.campaign.proposer.failures == "avoid" else ()
             proposals = self._bayesian(
-                n, observations, avoided, pending, proposed_so_far, warm_start, remaining
+                n, observations, avoided, pending, proposed_so_far, remaining
             )
         elapsed = round(time.perf_counter() - started, 4)
         for proposal in proposals:
@@ -254,7 +250,6 @@ class Proposer:
         failed: Sequence[Mapping[str, ParameterValue]],
         pending: Sequence[Mapping[str, ParameterValue]],
         proposed_so_far: int,
-        warm_start: Mapping[str, Any] | None,
         remaining: Sequence[dict[str, ParameterValue]] | None,
     ) -> list[Proposal]:
         import torch
@@ -266,7 +261,7 @@ class Proposer:
             optimize_over_space,
         )
         from orchestrator.proposer.constraints import encode_constraints
-        from orchestrator.proposer.model import describe, fit_model, hyperparameters
+        from orchestrator.proposer.model import describe, fit_model
         from orchestrator.proposer.outcomes import build_outcome_acquisition
 
         campaign = self.campaign
@@ -276,9 +271,7 @@ class Proposer:
         with torch.random.fork_rng(), _threads_for(len(observations)):
             torch.manual_seed(_mix(campaign.seed, proposed_so_far))
             started = time.perf_counter()
-            model = fit_model(
-                train_x, train_y, bounds, list(self.encoding.categorical_columns), warm_start
-            )
+            model = fit_model(train_x, train_y, bounds, list(self.encoding.categorical_columns))
             fitted = time.perf_counter()
             acquisition = (
                 build_acquisition(
@@ -317,14 +310,13 @@ class Proposer:
             "fit_seconds": round(fitted - started, 4),
             "acquisition_seconds": round(finished - fitted, 4),
         }
-        state = hyperparameters(model)
         if remaining is None:
             points = [self.encoding.decode(row.tolist()) for row in candidates]
         else:
             # The pool's own rows, not decoded copies: a log-scale value survives exactly.
             by_row = {tuple(self.encoding.encode(row)): row for row in remaining}
             points = [dict(by_row[tuple(row.tolist())]) for row in candidates]
-        return [Proposal(point, "gp", details, state) for point in points]
+        return [Proposal(point, "gp", details) for point in points]
 
     def _encode(self, points: Sequence[Mapping[str, ParameterValue]]) -> Any:
         import torch

@@ -254,13 +254,24 @@ class Robot:
             self._say_sink(line)
 
     def _measure(self, parameters: Mapping[str, ParameterValue], noise: np.ndarray) -> list[float]:
-        """One reading per objective: the simulator's value plus independent noise."""
+        """One reading per measured quantity, with independent noise.
+
+        A simulator that returns one number answers for every quantity; one that returns
+        readings by name answers each by its name.
+        """
         assert self._simulator is not None
         with self._simulator_lock:
-            clean = float(self._simulator(parameters))
-        if not np.isfinite(clean):
-            return [clean for _ in self.context.objectives]
-        return [clean + self._spec.noise_sd * float(n) for n in noise]
+            result = self._simulator(parameters)
+        names = self.context.objectives
+        clean = (
+            [float(result[name]) for name in names]
+            if isinstance(result, Mapping)
+            else [float(result)] * len(names)
+        )
+        return [
+            value + self._spec.noise_sd * float(n) if np.isfinite(value) else value
+            for value, n in zip(clean, noise, strict=True)
+        ]
 
     def _duration(self, rng: np.random.Generator) -> float:
         jitter = self.options.jitter

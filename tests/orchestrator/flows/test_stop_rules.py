@@ -39,7 +39,6 @@ def records(*values: float | None) -> list[ExperimentRecord]:
             parameters={"x": 0.5},
             method="gp",
             proposer={},
-            warm_start=None,
             status="failed" if value is None else "done",
             attempts=1,
             proposed_at=START,

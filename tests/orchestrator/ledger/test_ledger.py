@@ -40,7 +40,7 @@ def new_ledger(run_dir: Path, fingerprint: str = "f1", mode: str = "dry-run") ->
 def propose(ledger: Ledger, *points: dict) -> list[int]:
     return ledger.record_proposals(
         [
-            {"parameters": p, "method": "sobol", "proposer": {"sobol_index": i}, "warm_start": None}
+            {"parameters": p, "method": "sobol", "proposer": {"sobol_index": i}}
             for i, p in enumerate(points)
         ]
     )

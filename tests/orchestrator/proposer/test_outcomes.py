@@ -110,7 +110,6 @@ def record(i: int, values: dict | None, status: str = "done") -> ExperimentRecor
         parameters={"x1": 0.1 * i, "x2": 0.5},
         method="gp",
         proposer={},
-        warm_start=None,
         status=status,
         attempts=1,
         proposed_at=NOW,
