@@ -132,8 +132,10 @@ class Proposer:
         """``(train_x, train_y, outcome model)``; failed points count as the worst results.
 
         A single objective is modelled signed so that larger is better (a target: as
-        measured, scored by the acquisition). Several objectives or outcome constraints
-        model every measured quantity involved (see ``proposer/outcomes.py``).
+        measured, scored by the acquisition); screening models sign(y) log(1 + |y|)
+        (the "bilog" of Eriksson & Poloczek), which keeps the ranking and tames heavy
+        tails. Several objectives or outcome constraints model every measured quantity
+        involved (see ``proposer/outcomes.py``).
         """
         import torch
 
@@ -153,7 +155,12 @@ class Proposer:
         worst = min((o.value for o in observations), key=objective.score)
         values = [o.value for o in observations] + [worst] * len(failed)
         sign = -1.0 if objective.goal == "minimize" else 1.0
-        return train_x, torch.tensor([[sign * v] for v in values], dtype=_dtype()), None
+        signed = torch.tensor([[sign * v] for v in values], dtype=_dtype())
+        if campaign.effective_purpose == "screen" and objective.goal != "target":
+            # Screening looks for the top of the distribution; on a log-like scale one
+            # extreme measurement no longer flattens the model everywhere else.
+            signed = signed.sign() * signed.abs().log1p()
+        return train_x, signed, None
 
     def _remaining_candidates(
         self, *taken_groups: Sequence[Mapping[str, ParameterValue]]
