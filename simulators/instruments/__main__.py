@@ -6,15 +6,13 @@ Prints one line per device (``hotplate: DIR/hotplate -> /dev/pts/7``) once both 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from simulators.instruments.lab import VirtualLab
 from simulators.instruments.pty_device import Faults
-
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+from simulators.stop_signals import StopSignals
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,9 +58,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except ValueError as error:
         parser.error(str(error))
-    # Blocked before the device threads start, so they inherit the mask and the signal
-    # reaches only sigwait below: shutdown happens here, never inside a device thread.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     lab = VirtualLab(
         arguments.folder.absolute(),
         seed=arguments.seed,
@@ -72,11 +67,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A long run would otherwise keep every line in memory.
         keep_history=False,
     )
-    with lab:
+    with StopSignals() as stop, lab:
         for name, device in lab.devices.items():
             print(f"{name}: {device.link_path} -> {device.pty_path}")
         sys.stdout.flush()
-        signal.sigwait(_STOP_SIGNALS)
+        stop.wait()
     return 0
 
 

@@ -7,15 +7,13 @@ stopped, 2 when the campaign file or an option is unusable.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from orchestrator.campaign import CampaignError
 from simulators.robot.robot import Faults, Robot, RobotOptions
-
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+from simulators.stop_signals import StopSignals
 
 _FAULT_HELP = {
     "partial": "result written in place in two halves, --partial-pause apart",
@@ -94,13 +92,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    # Blocked before the robot's threads start, so they inherit the mask and the signal
-    # reaches only sigwait below: shutdown happens here, never inside a worker thread.
-    signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
-    robot.start()
-    received = signal.sigwait(_STOP_SIGNALS)
-    robot.stop()
-    print(f"stopped ({signal.Signals(received).name})", flush=True)
+    with StopSignals() as stop:
+        robot.start()
+        received = stop.wait()
+        robot.stop()
+    print(f"stopped ({received.name})", flush=True)
     return 0
 
 

@@ -219,12 +219,15 @@ class Robot:
             if ignored or self.options.fail_rate:
                 ignored += ["fail-rate"] if self.options.fail_rate else []
                 self._say(f"note: no effect in nimo mode: {', '.join(ignored)}")
+        # Said before the watchers start, so that it is the first event line even when
+        # requests are already waiting; nothing dropped in the meantime is missed.
+        self._say("ready")
+        if self.mode == "nimo":
             self._spawn("nimo", self._watch_rounds)
         else:
             self._spawn("outbox", self._watch_requests)
             for slot in range(self.slots):
                 self._spawn(f"slot-{slot + 1}", self._work)
-        self._say("ready")
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop at once: experiments under way are abandoned, nothing more is written."""

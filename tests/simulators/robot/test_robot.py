@@ -359,7 +359,8 @@ def test_partial_result_is_visible_half_written(
     robot.wait_for(f"^fault partial {label(1)}$")
     path = inbox / f"{label(1)}.json"
     deadline = time.monotonic() + 5
-    while not path.exists() and time.monotonic() < deadline:
+    # The file exists, empty, a moment before its first half is written.
+    while not (path.exists() and path.stat().st_size) and time.monotonic() < deadline:
         time.sleep(0.01)
     first = path.read_bytes()
     with pytest.raises(json.JSONDecodeError):
