@@ -8,10 +8,14 @@ API one trial at a time (``get_next_trials(max_trials=1)``, evaluate, ``complete
   ``MBM`` — BoTorch's modular model with Ax's default surrogate and acquisition);
 - "Sobol only": ``configure_generation_strategy(method="random_search",
   initialize_with_center=False, initialization_random_seed=seed)``, a scrambled Sobol
-  sequence for the whole budget.
+  sequence for the whole budget;
+- optional (``--arms default_sem0``), "Ax <version> default, SEM 0": the default strategy,
+  but every value is reported with a standard error of 0 (noise-free), not as a bare
+  float.
 
 Problems (all noise-free ``botorch.test_functions``, all minimised; the functions' values
-are given to Ax as bare floats, so Ax infers the noise level as a user would):
+are given to Ax as bare floats, so Ax infers the noise level as a user would, except in the
+SEM-0 arm):
 
 - ``branin30``: Branin, 30 evaluations, x1 in [-5, 10], x2 in [0, 15], minimum 0.397887;
 - ``hartmann6_35`` and ``hartmann6_50``: Hartmann6 on [0, 1]^6, 35 and 50 evaluations,
@@ -20,7 +24,8 @@ are given to Ax as bare floats, so Ax infers the noise level as a user would):
   ``parameter_constraints``), 30 evaluations. The constraint cuts off all three of
   Branin's global minima (their x1 + x2 are 9.13, 5.42 and 11.90), so the constrained
   minimum lies on the constraint; the script computes it (dense grid, then SLSQP) and
-  prints it in the report;
+  prints it in the report. A point counts as feasible within 1e-6 of the constraint
+  (Ax's candidates overshoot it by up to ~1e-8);
 - ``branincurrin30``: BraninCurrin on [0, 1]^2, both objectives minimised, 30
   evaluations; its reference point (18, 6) is given to Ax as objective thresholds.
 
@@ -40,7 +45,8 @@ pandas 3) are silenced and counted per run; Ax's INFO logging is turned off.
 Needs the ``bench`` extra (``pip install -e '.[bench]'``). Usage, from the repository root:
 
     .venv/bin/python benchmarks/ax_baseline.py [--seeds N] [--problems KEY,KEY,...]
-        [--seeds-override KEY=N] [--budget-override KEY=N] [--note TEXT] [--json PATH]
+        [--arms default,sobol,default_sem0] [--seeds-override KEY=N]
+        [--budget-override KEY=N] [--torch-threads N] [--note TEXT] [--json PATH]
 
 Without ``--seeds`` it runs seeds 0..9. ``--seeds-override`` runs fewer (or more) seeds
 for one problem; ``--budget-override`` (for smoke tests) changes a problem's number of
@@ -51,6 +57,12 @@ Torch runs with one intra-op thread unless ``--torch-threads`` says otherwise: o
 made a Branin model-based iteration about 15 times slower (about 5 s against 0.3 s, the
 same candidates) through thread oversubscription; with one thread the figures barely
 depend on other load. The reports give the thread count and the load average.
+
+Cost on that machine with one torch thread, per seed of the Ax-default arm: about 8 s
+(Branin/30), 16 s (Hartmann6/35), 25 s (Hartmann6/50), 36 s (BraninCurrin/30, qLogNEHVI)
+and 1.5 to 4 min (constrained Branin/30: linear constraints make BoTorch optimise the
+acquisition with SLSQP, and late iterations take up to ~90 s); a Sobol-only seed takes 1
+to 2 s. All problems with 10 seeds: about 40 min.
 """
 
 from __future__ import annotations
@@ -95,6 +107,11 @@ MBM_NODE = "MBM"
 CONSTRAINT_COEFFICIENTS = (1.0, 1.0)
 CONSTRAINT_BOUND = 4.0
 """The constrained Branin problem: x1 + x2 <= 4."""
+
+FEASIBILITY_TOLERANCE = 1e-6
+"""A point counts as feasible if sum(c * x) <= bound + this. Ax's model-based candidates
+overshoot linear constraints by up to ~1e-8 (the acquisition optimiser's tolerance); that
+round-off should not cost a run its best point."""
 
 GRID_POINTS = 2001
 """Grid points per axis for locating the constrained Branin minimum before polishing."""
@@ -147,12 +164,16 @@ class Problem:
         )
         return [f"{terms} <= {bound!r}"]
 
-    def feasible(self, x: Sequence[float], tolerance: float = 1e-9) -> bool:
-        """Whether ``x`` satisfies the linear constraint (always true without one)."""
+    def violation(self, x: Sequence[float]) -> float:
+        """By how much ``x`` exceeds the linear constraint (0 if it satisfies it or none)."""
         if self.constraint is None:
-            return True
+            return 0.0
         coefficients, bound = self.constraint
-        return sum(c * v for c, v in zip(coefficients, x, strict=True)) <= bound + tolerance
+        return max(0.0, sum(c * v for c, v in zip(coefficients, x, strict=True)) - bound)
+
+    def feasible(self, x: Sequence[float]) -> bool:
+        """Whether ``x`` satisfies the linear constraint, to ``FEASIBILITY_TOLERANCE``."""
+        return self.violation(x) <= FEASIBILITY_TOLERANCE
 
 
 @dataclass
@@ -175,6 +196,8 @@ class RunResult:
     final_metric: float = math.nan
     """log10 regret, or log10 HV gap."""
     infeasible: int = 0
+    """Points beyond the constraint by more than FEASIBILITY_TOLERANCE (never the best)."""
+    max_violation: float = 0.0
     wall_seconds: float = 0.0
     load_before: float = 0.0
     warnings: dict[str, int] = field(default_factory=dict)
@@ -417,6 +440,15 @@ def default_arm() -> str:
     return f"Ax {metadata.version('ax-platform')} default"
 
 
+def sem0_arm() -> str:
+    return f"{default_arm()}, SEM 0"
+
+
+def arm_label(key: str) -> str:
+    """The report's name of an ``--arms`` key."""
+    return {"default": default_arm, "default_sem0": sem0_arm, "sobol": lambda: SOBOL_ARM}[key]()
+
+
 def _count(
     records: list[warnings.WarningMessage], counts: Counter[str], examples: dict[str, str]
 ) -> None:
@@ -447,7 +479,10 @@ def run_once(problem: Problem, arm: str, seed: int) -> RunResult:
             x = [float(parameters[name]) for name in problem.names]  # type: ignore[arg-type]
             outcome = problem.evaluate(x)
             t2 = time.perf_counter()
-            client.complete_trial(trial_index=index, raw_data=outcome)  # type: ignore[arg-type]
+            raw: dict[str, Any] = outcome
+            if arm == sem0_arm():
+                raw = {name: (value, 0.0) for name, value in outcome.items()}
+            client.complete_trial(trial_index=index, raw_data=raw)
             t3 = time.perf_counter()
             result.x.append(x)
             result.y.append(outcome)
@@ -462,6 +497,7 @@ def run_once(problem: Problem, arm: str, seed: int) -> RunResult:
     by_index = dict(zip(summary["trial_index"], summary["generation_node"], strict=True))
     result.nodes = [str(by_index[i]) for i in range(problem.budget)]
     result.infeasible = sum(not problem.feasible(x) for x in result.x)
+    result.max_violation = max(problem.violation(x) for x in result.x)
     result.warnings = dict(sorted(caught.items()))
     score(problem, result)
     return result
@@ -595,8 +631,8 @@ def report(
         value, (c1, c2) = constrained
         sections.append(
             f"Constrained Branin minimum (x1 + x2 <= {CONSTRAINT_BOUND:g}), from a "
-            f"{GRID_POINTS} x {GRID_POINTS} grid polished with SLSQP: **{value:.6f}** at "
-            f"x = ({c1:.6f}, {c2:.6f}) (x1 + x2 = {c1 + c2:.6f}; the constraint is active)."
+            f"{GRID_POINTS} x {GRID_POINTS} grid polished with SLSQP: **{value:.9f}** at "
+            f"x = ({c1:.9f}, {c2:.9f}) (x1 + x2 = {c1 + c2:.6f}; the constraint is active)."
         )
     sections += [
         "### Final metric\n\n"
@@ -625,6 +661,7 @@ def notes(results: Sequence[RunResult]) -> str:
     """Load, infeasible points and warnings across all runs."""
     loads = [r.load_before for r in results]
     infeasible = sum(r.infeasible for r in results)
+    violation = max((r.max_violation for r in results), default=0.0)
     warned: Counter[str] = Counter()
     for r in results:
         warned.update(r.warnings)
@@ -633,7 +670,9 @@ def notes(results: Sequence[RunResult]) -> str:
         "### Notes\n\n"
         f"- 1-minute load average just before each of the {len(results)} runs: "
         f"median {np.median(loads):.2f}, max {max(loads):.2f}.\n"
-        f"- Evaluated points violating a parameter constraint: {infeasible}.\n"
+        f"- Evaluated points beyond a parameter constraint by more than "
+        f"{FEASIBILITY_TOLERANCE:g} (not counted as the best): {infeasible}; the largest "
+        f"violation by any point: {violation:.2g}.\n"
         f"- Warnings silenced (all runs): {warning_text or 'none'}."
     )
 
@@ -679,7 +718,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--arms",
         default="default,sobol",
-        help="comma-separated subset of default,sobol (default: both)",
+        help="comma-separated subset of default,sobol,default_sem0 (default: default,sobol)",
     )
     parser.add_argument(
         "--budget-override",
@@ -713,8 +752,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unknown or not keys:
         parser.error(f"--problems: unknown {unknown}; expected some of {PROBLEM_KEYS}")
     arm_keys = [a.strip() for a in args.arms.split(",") if a.strip()]
-    if not arm_keys or set(arm_keys) - {"default", "sobol"}:
-        parser.error("--arms: expected some of default,sobol")
+    if not arm_keys or set(arm_keys) - {"default", "sobol", "default_sem0"}:
+        parser.error("--arms: expected some of default,sobol,default_sem0")
     try:
         overrides = parse_overrides("--budget-override", args.budget_override, PROBLEM_KEYS)
         seed_overrides = parse_overrides("--seeds-override", args.seeds_override, PROBLEM_KEYS)
@@ -736,7 +775,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     every = build_problems(constrained[0] if constrained else None)
     problems = [every[key] for key in keys]
     problems = [replace(p, budget=overrides[p.key]) if p.key in overrides else p for p in problems]
-    arms = [default_arm() if a == "default" else SOBOL_ARM for a in arm_keys]
+    arms = [arm_label(a) for a in arm_keys]
 
     command = shlex.join(sys.orig_argv)
     header: dict[str, Any] = {
@@ -801,7 +840,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(
         f"## Ax baseline, {started_at:%Y-%m-%d %H:%M} UTC\n\n"
         f"Command: `{command}`\n\n"
-        f"{os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads; {version_text}; "
+        f"{os.cpu_count()} CPUs, torch threads: {torch.get_num_threads()}; {version_text}; "
         f"seeds 0..{args.seeds - 1}{override_text}.\n\n"
         f"{note_text}"
         f"{report(problems, arms, results, constrained)}\n\n"

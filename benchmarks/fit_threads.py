@@ -1,9 +1,10 @@
-"""GP fit time on one torch thread against two, on an idle machine and beside a busy process.
+"""GP fit time on one torch thread against two, as the machine is and beside a busy process.
 
 Fits tansaku's model (``orchestrator.proposer.model.fit_model``) to the first n distinct
 blends of the P3HT dataset, five times per setting, and prints median seconds as Markdown.
-The "busy" rows run a second process that spins on one core, as a lab PC running other
-work would. It motivates ``SINGLE_THREAD_BELOW`` in orchestrator/proposer/proposer.py.
+The "plus a busy core" rows add a process that spins on one core, as a lab PC running
+other work would; the 1-minute load average before the run is printed with the table.
+It motivates ``SINGLE_THREAD_BELOW`` in orchestrator/proposer/proposer.py.
 
 Usage: ``.venv/bin/python benchmarks/fit_threads.py``
 """
@@ -11,6 +12,7 @@ Usage: ``.venv/bin/python benchmarks/fit_threads.py``
 from __future__ import annotations
 
 import multiprocessing
+import os
 import statistics
 import sys
 import time
@@ -55,7 +57,9 @@ def main() -> int:
     x_all = torch.tensor(frame.iloc[:, :5].to_numpy(), dtype=torch.float64)
     y_all = torch.tensor(frame.iloc[:, 5:].to_numpy(), dtype=torch.float64)
     bounds = torch.stack([x_all.min(0).values, x_all.max(0).values])
-    print(f"`{' '.join(['python', *sys.argv])}`; torch {torch.__version__}\n")
+    load = os.getloadavg()[0]
+    print(f"`{' '.join(['python', *sys.argv])}`; torch {torch.__version__}; ", end="")
+    print(f"{os.cpu_count()} CPUs, 1-minute load average {load:.2f} before the run\n")
     print("| machine | threads | " + " | ".join(f"n={n}" for n in SIZES) + " |")
     print("|---|---|" + "---|" * len(SIZES))
     for busy in (False, True):
@@ -70,7 +74,7 @@ def main() -> int:
                         fit_model(x_all[:n], y_all[:n], bounds, [])
                         times.append(time.perf_counter() - started)
                     cells.append(f"{statistics.median(times):.3f}")
-                label = "one core busy" if busy else "idle"
+                label = "plus a busy core" if busy else "as found"
                 print(f"| {label} | {threads} | " + " | ".join(cells) + " |")
     return 0
 

@@ -339,7 +339,7 @@ SINGLE_THREAD_BELOW = 512
 def _threads_for(observations: int) -> Iterator[None]:
     """One torch thread for small models: their matrices are too small to share between
     threads, and when another process busies a core, two threads wait on each other
-    (fits measured 3-30x slower on the 2-core machine)."""
+    (fits 10-25x slower on the loaded 2-core machine; benchmarks/fit_threads.py)."""
     import torch
 
     if observations >= SINGLE_THREAD_BELOW:
