@@ -47,10 +47,13 @@ Needs the ``bench`` extra (``pip install -e '.[bench]'``). Usage, from the repos
     .venv/bin/python benchmarks/ax_baseline.py [--seeds N] [--problems KEY,KEY,...]
         [--arms default,sobol,default_sem0] [--seeds-override KEY=N]
         [--budget-override KEY=N] [--torch-threads N] [--note TEXT] [--json PATH]
+    .venv/bin/python benchmarks/ax_baseline.py --report-from PATH
 
 Without ``--seeds`` it runs seeds 0..9. ``--seeds-override`` runs fewer (or more) seeds
 for one problem; ``--budget-override`` (for smoke tests) changes a problem's number of
-evaluations; ``--note`` adds a sentence under the report's header.
+evaluations; ``--note`` adds a sentence under the report's header. ``--report-from PATH``
+runs nothing and prints the report of the runs a ``--json PATH`` file holds (also of an
+unfinished run, since the file is rewritten after every run).
 
 Torch runs with one intra-op thread unless ``--torch-threads`` says otherwise: on the
 2-core development machine, with other work (a test run) sharing the cores, two threads
@@ -78,7 +81,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -705,6 +708,75 @@ def parse_overrides(option: str, values: Sequence[str], known: Sequence[str]) ->
     return overrides
 
 
+def render(
+    header: dict[str, Any],
+    problems: Sequence[Problem],
+    arms: Sequence[str],
+    results: Sequence[RunResult],
+    constrained: tuple[float, tuple[float, float]] | None,
+    source: Path | None = None,
+) -> str:
+    """The whole Markdown report; everything in it comes from ``header`` and ``results``."""
+    version_text = ", ".join(f"{name} {v}" for name, v in header["versions"].items())
+    seeds = header["seeds"]
+    override_text = ""
+    if header["seed_overrides"]:
+        override_text += "; other seeds for " + ", ".join(
+            f"{k} (0..{v - 1})" for k, v in header["seed_overrides"].items()
+        )
+    if header["budget_overrides"]:
+        override_text += "; budgets overridden: " + ", ".join(
+            f"{k}={v}" for k, v in header["budget_overrides"].items()
+        )
+    note_text = f"**Note:** {header['note']}\n\n" if header.get("note") else ""
+    source_text = (
+        f"This report was rendered afterwards from `{source}` (`ax_baseline.py --report-from`).\n\n"
+        if source is not None
+        else ""
+    )
+    total = header.get("total_seconds")
+    total_text = (
+        f"Total benchmark wall time: {total:.0f} s."
+        if total is not None
+        else f"Unfinished: {len(results)} runs recorded."
+    )
+    return (
+        f"## Ax baseline, {header['started_utc'][:16]} UTC\n\n"
+        f"Command: `{header['command']}`\n\n"
+        f"{source_text}"
+        f"{header['cpus']} CPUs, torch threads: {header['torch_threads']}; {version_text}; "
+        f"seeds 0..{seeds - 1}{override_text}.\n\n"
+        f"{note_text}"
+        f"{report(problems, arms, results, constrained)}\n\n"
+        f"{total_text}"
+    )
+
+
+def load_json(
+    path: Path,
+) -> tuple[
+    dict[str, Any],
+    list[Problem],
+    list[str],
+    list[RunResult],
+    tuple[float, tuple[float, float]] | None,
+]:
+    """What ``render`` needs, read back from a file ``--json`` wrote."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    header = {key: value for key, value in data.items() if key != "runs"}
+    saved = header["problems"]
+    constrained = None
+    if "branin_c30" in saved:
+        x1, x2 = saved["branin_c30"]["optimizer"]
+        constrained = (float(saved["branin_c30"]["optimum"]), (float(x1), float(x2)))
+    every = build_problems(constrained[0] if constrained else None)
+    problems = [replace(every[key], budget=int(info["budget"])) for key, info in saved.items()]
+    names = {f.name for f in fields(RunResult)}
+    results = [RunResult(**{k: v for k, v in run.items() if k in names}) for run in data["runs"]]
+    arms = list(dict.fromkeys(result.arm for result in results))
+    return header, problems, arms, results, constrained
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
@@ -742,7 +814,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("--note", help="a sentence printed under the report's header")
     parser.add_argument("--json", type=Path, help="write every raw per-seed number here")
+    parser.add_argument(
+        "--report-from",
+        type=Path,
+        metavar="PATH",
+        help="run nothing: print the report of the runs saved in PATH by --json",
+    )
     args = parser.parse_args(argv)
+    if args.report_from is not None:
+        print(render(*load_json(args.report_from), source=args.report_from))
+        return
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
     if args.torch_threads < 1:
@@ -826,26 +907,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.json is not None:
         write_json(args.json, header, results)
 
-    version_text = ", ".join(f"{name} {v}" for name, v in header["versions"].items())
-    override_text = ""
-    if seed_overrides:
-        override_text += "; fewer seeds for " + ", ".join(
-            f"{k} (0..{v - 1})" for k, v in seed_overrides.items()
-        )
-    if overrides:
-        override_text += "; budgets overridden: " + ", ".join(
-            f"{k}={v}" for k, v in overrides.items()
-        )
-    note_text = f"**Note:** {args.note}\n\n" if args.note else ""
-    print(
-        f"## Ax baseline, {started_at:%Y-%m-%d %H:%M} UTC\n\n"
-        f"Command: `{command}`\n\n"
-        f"{os.cpu_count()} CPUs, torch threads: {torch.get_num_threads()}; {version_text}; "
-        f"seeds 0..{args.seeds - 1}{override_text}.\n\n"
-        f"{note_text}"
-        f"{report(problems, arms, results, constrained)}\n\n"
-        f"Total benchmark wall time: {total:.0f} s."
-    )
+    print(render(header, problems, arms, results, constrained))
 
 
 if __name__ == "__main__":

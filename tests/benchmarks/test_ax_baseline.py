@@ -1,4 +1,5 @@
-"""Smoke test of benchmarks/ax_baseline.py: one seed of Branin with 8 evaluations.
+"""Smoke test of benchmarks/ax_baseline.py: one seed of Branin with 8 evaluations, and the
+same report rendered again from its JSON.
 
 Needs Ax (the ``bench`` extra); skipped where it is not installed, as in CI.
 """
@@ -55,3 +56,14 @@ def test_branin_one_seed_eight_evaluations(tmp_path: Path) -> None:
     assert default["nodes"][-1] == "MBM"
     assert default["mbm_iterations"] == 3
     assert set(runs["Sobol only"]["nodes"]) == {"Sobol"}
+
+    # The report rendered afterwards from the JSON is the live one, plus a line saying so.
+    rendered = subprocess.run(
+        [sys.executable, str(SCRIPT), "--report-from", str(output)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    extra = f"This report was rendered afterwards from `{output}` (`ax_baseline.py --report-from`)."
+    assert rendered.replace(f"{extra}\n\n", "") == report
