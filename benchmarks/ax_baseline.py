@@ -96,6 +96,7 @@ from botorch.test_functions.multi_objective import BraninCurrin
 from botorch.utils.multi_objective.box_decompositions.dominated import (
     DominatedPartitioning,
 )
+from loop_benchmark import Spread  # run as a script: benchmarks/ is on sys.path
 from scipy.optimize import minimize
 
 REGRET_FLOOR = 1e-12
@@ -225,22 +226,6 @@ class RunResult:
         data["init_seconds_per_iteration"] = self.mean_iteration_seconds(False)
         data["mbm_iterations"] = len(self.iteration_seconds(True))
         return data
-
-
-@dataclass(frozen=True)
-class Spread:
-    """Median, range and quartiles of a sample."""
-
-    median: float
-    low: float
-    high: float
-    q1: float
-    q3: float
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Spread:
-        q1, median, q3 = np.percentile(values, [25, 50, 75])
-        return cls(float(median), min(values), max(values), float(q1), float(q3))
 
 
 def log(message: str) -> None:
