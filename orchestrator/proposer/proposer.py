@@ -48,7 +48,7 @@ class Proposal:
     """
 
     parameters: dict[str, ParameterValue]
-    method: Literal["sobol", "gp"]
+    method: Literal["sobol", "random", "gp"]
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -185,10 +185,7 @@ class Proposer:
         order = np.random.default_rng(self.campaign.seed).permutation(len(self.candidates))
         free = {self._key(row) for row in remaining}
         chosen = [int(i) for i in order if self._key(self.candidates[i]) in free][:n]
-        return [
-            Proposal(dict(self.candidates[i]), "sobol", {"design": "random pool rows", "row": i})
-            for i in chosen
-        ]
+        return [Proposal(dict(self.candidates[i]), "random", {"row": i}) for i in chosen]
 
     def _sobol(self, n: int, start: int) -> list[Proposal]:
         from torch.quasirandom import SobolEngine
