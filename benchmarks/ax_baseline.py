@@ -46,14 +46,17 @@ Needs the ``bench`` extra (``pip install -e '.[bench]'``). Usage, from the repos
 
     .venv/bin/python benchmarks/ax_baseline.py [--seeds N] [--problems KEY,KEY,...]
         [--arms default,sobol,default_sem0] [--seeds-override KEY=N]
-        [--budget-override KEY=N] [--torch-threads N] [--note TEXT] [--json PATH]
+        [--budget-override KEY=N] [--torch-threads N] [--note TEXT] [--json PATH [--resume]]
     .venv/bin/python benchmarks/ax_baseline.py --report-from PATH
 
 Without ``--seeds`` it runs seeds 0..9. ``--seeds-override`` runs fewer (or more) seeds
 for one problem; ``--budget-override`` (for smoke tests) changes a problem's number of
 evaluations; ``--note`` adds a sentence under the report's header. ``--report-from PATH``
 runs nothing and prints the report of the runs a ``--json PATH`` file holds (also of an
-unfinished run, since the file is rewritten after every run).
+unfinished run, since the file is rewritten after every run). ``--resume`` (with
+``--json``) keeps the finished runs already in that file and makes only the missing ones:
+with one torch thread a run is deterministic (a rerun of 60 runs reproduced every point),
+so an interrupted benchmark can be completed instead of restarted.
 
 Torch runs with one intra-op thread unless ``--torch-threads`` says otherwise: on the
 2-core development machine, with other work (a test run) sharing the cores, two threads
@@ -725,6 +728,12 @@ def render(
         if total is not None
         else f"Unfinished: {len(results)} runs recorded."
     )
+    if header.get("resumed_runs"):
+        total_text += (
+            f" {header['resumed_runs']} of the {len(results)} runs were made by earlier, "
+            f"interrupted invocations of this command (`--resume`), in "
+            f"{header['resumed_seconds']:.0f} s of run wall time not included above."
+        )
     return (
         f"## Ax baseline, {header['started_utc'][:16]} UTC\n\n"
         f"Command: `{header['command']}`\n\n"
@@ -760,6 +769,23 @@ def load_json(
     results = [RunResult(**{k: v for k, v in run.items() if k in names}) for run in data["runs"]]
     arms = list(dict.fromkeys(result.arm for result in results))
     return header, problems, arms, results, constrained
+
+
+def resumable_runs(path: Path, problems: Sequence[Problem], arms: Sequence[str]) -> list[RunResult]:
+    """The finished runs in ``path`` that this invocation would make, for ``--resume``.
+
+    Refuses a file written for other budgets: its runs are not the ones asked for now.
+    """
+    _, saved_problems, _, saved, _ = load_json(path)
+    budgets = {p.key: p.budget for p in saved_problems}
+    for problem in problems:
+        if problem.key in budgets and budgets[problem.key] != problem.budget:
+            raise ValueError(
+                f"{path} has {problem.key} with {budgets[problem.key]} evaluations, "
+                f"not {problem.budget}"
+            )
+    keys = {p.key for p in problems}
+    return [r for r in saved if r.problem in keys and r.arm in arms]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -800,12 +826,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--note", help="a sentence printed under the report's header")
     parser.add_argument("--json", type=Path, help="write every raw per-seed number here")
     parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the finished runs already in the --json file and make only the others",
+    )
+    parser.add_argument(
         "--report-from",
         type=Path,
         metavar="PATH",
         help="run nothing: print the report of the runs saved in PATH by --json",
     )
     args = parser.parse_args(argv)
+    if args.resume and args.json is None:
+        parser.error("--resume needs --json")
     if args.report_from is not None:
         print(render(*load_json(args.report_from), source=args.report_from))
         return
@@ -874,9 +907,20 @@ def main(argv: Sequence[str] | None = None) -> None:
         "mbm_node": MBM_NODE,
     }
     results: list[RunResult] = []
+    if args.resume and args.json is not None and args.json.exists():
+        try:
+            results = resumable_runs(args.json, problems, arms)
+        except ValueError as error:
+            parser.error(str(error))
+        header["resumed_runs"] = len(results)
+        header["resumed_seconds"] = sum(r.wall_seconds for r in results)
+        log(f"resuming: {len(results)} finished runs loaded from {args.json}")
+    done = {(r.problem, r.arm, r.seed) for r in results}
     for problem in problems:
         for seed in range(seed_overrides.get(problem.key, args.seeds)):
             for arm in arms:
+                if (problem.key, arm, seed) in done:
+                    continue
                 log(f"{problem.label} {arm} seed {seed}")
                 result = run_once(problem, arm, seed)
                 results.append(result)
@@ -889,6 +933,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     write_json(args.json, header, results)
     total = time.perf_counter() - started
     header["total_seconds"] = total
+    order = {key: i for i, key in enumerate(keys)}
+    results.sort(key=lambda r: (order[r.problem], r.seed, arms.index(r.arm)))
     if args.json is not None:
         write_json(args.json, header, results)
 
