@@ -99,7 +99,7 @@ from botorch.test_functions.multi_objective import BraninCurrin
 from botorch.utils.multi_objective.box_decompositions.dominated import (
     DominatedPartitioning,
 )
-from loop_benchmark import Spread  # run as a script: benchmarks/ is on sys.path
+from loop_benchmark import Spread, markdown_table  # a script: benchmarks/ is on sys.path
 from scipy.optimize import minimize
 
 REGRET_FLOOR = 1e-12
@@ -492,13 +492,6 @@ def run_once(problem: Problem, arm: str, seed: int) -> RunResult:
     result.warnings = dict(sorted(caught.items()))
     score(problem, result)
     return result
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def seconds(value: float) -> str:
