@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from drivers.base import CampaignContext, DriverConfig, ParameterValue
 from drivers.registry import UnknownDriverError, load_driver
 from orchestrator.campaign.candidates import CandidatesError, read_candidates
-from orchestrator.campaign.schema import Campaign, campaign_model_for
+from orchestrator.campaign.descriptors import DescriptorsError, DescriptorTable, read_descriptors
+from orchestrator.campaign.schema import Campaign, CategoricalParameter, campaign_model_for
 
 Location = tuple[str | int, ...]
 
@@ -63,6 +64,14 @@ class LoadedCampaign:
         """The candidate pool's rows, or ``None`` for a campaign that searches its space."""
         spec = self.campaign.candidates
         return None if spec is None else read_candidates(spec, self.campaign.space, self.base_dir)
+
+    def descriptors(self) -> dict[str, DescriptorTable]:
+        """Parameter name → its values' descriptors, for categoricals that have a table."""
+        return {
+            parameter.name: read_descriptors(parameter, self.base_dir)
+            for parameter in self.campaign.space
+            if isinstance(parameter, CategoricalParameter) and parameter.descriptors is not None
+        }
 
     def context(
         self, run_dir: Path | None = None, clock_start: datetime | None = None
@@ -139,6 +148,15 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
             read_candidates(campaign.candidates, campaign.space, loaded.base_dir)
         except CandidatesError as error:
             cross_checks += [(("candidates", *loc), message) for loc, message in error.problems]
+    for index, parameter in enumerate(campaign.space):
+        if isinstance(parameter, CategoricalParameter) and parameter.descriptors is not None:
+            try:
+                read_descriptors(parameter, loaded.base_dir)
+            except DescriptorsError as error:
+                cross_checks += [
+                    (("space", index, "descriptors", *loc), message)
+                    for loc, message in error.problems
+                ]
     if cross_checks:
         raise CampaignError([document.problem(loc, message) for loc, message in cross_checks])
     return loaded

@@ -27,6 +27,7 @@ from drivers.base import DriverConfig
 from drivers.simulated import SimulatorSpec
 from drivers.units import Duration
 from orchestrator.campaign.candidates import CandidatesSpec
+from orchestrator.campaign.descriptors import DescriptorsSpec
 from orchestrator.campaign.expressions import OutcomeConstraint
 
 Identifier = Annotated[
@@ -152,6 +153,13 @@ class CategoricalParameter(_Section):
     name: Identifier
     values: Annotated[list[str | int | float], Field(min_length=1)]
     fixed: str | int | float | None = Field(None, description=FIXED_HELP)
+    descriptors: DescriptorsSpec | None = Field(
+        None,
+        description=(
+            "A CSV of numeric descriptors per value (e.g. a solvent's polarity and boiling "
+            "point) that the model uses instead of treating the values as unrelated."
+        ),
+    )
 
     @model_validator(mode="after")
     def _check_values(self) -> CategoricalParameter:

@@ -28,9 +28,13 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
     table.add_column("parameter")
     table.add_column("type")
     table.add_column("range / values")
+    descriptors = loaded.descriptors()
     for p in campaign.space:
         if isinstance(p, CategoricalParameter):
             values = ", ".join(map(str, p.values))
+            if p.name in descriptors and p.descriptors is not None:
+                count = len(descriptors[p.name].columns)
+                values += f"\ndescribed by {count} columns of {p.descriptors.path.name}"
         elif isinstance(p, DiscreteParameter):
             allowed = [f"{v:g}" for v in p.allowed]
             values = (
@@ -57,9 +61,13 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
     dry_run = campaign.dry_run.simulator.type if campaign.dry_run else "—"
     slots = campaign.driver.slots
     pace = f"{slots} in parallel" if slots > 1 else f"batch {campaign.proposer.batch_size}"
+    start = (
+        f"{campaign.initial_size} Sobol then GP"
+        if campaign.candidates is None
+        else f"{campaign.initial_size} random rows of {campaign.candidates.path.name} then GP"
+    )
     table.caption = (
-        f"{objective.goal} {objective.name} · budget {budget} · "
-        f"{campaign.initial_size} Sobol then GP, {pace} · "
+        f"{objective.goal} {objective.name} · budget {budget} · {start}, {pace} · "
         f"driver {campaign.driver.type} · dry-run simulator {dry_run}"
     )
     table.caption_justify = "left"

@@ -97,7 +97,7 @@ class _Loop:
         self.campaign = loaded.campaign
         self.ledger = ledger
         self.clock_start = clock_start
-        self.proposer = Proposer(self.campaign, loaded.candidates())
+        self.proposer = Proposer(self.campaign, loaded.candidates(), loaded.descriptors())
         driver_config = self.campaign.driver
         self.retrying = {
             "retries": driver_config.retries,

@@ -23,7 +23,7 @@ from types import FrameType
 from drivers.base import AsyncDriver, Driver
 from drivers.registry import load_driver
 from drivers.simulated import SimulatedDriver, SimulatedDriverConfig
-from orchestrator.campaign import LoadedCampaign
+from orchestrator.campaign import CategoricalParameter, LoadedCampaign
 from orchestrator.ledger import Ledger, RunDirectoryLock
 
 LOG_FILE = "tansaku.log"
@@ -185,6 +185,13 @@ def fingerprint(loaded: LoadedCampaign) -> str:
     )
     if loaded.campaign.candidates is not None:
         settings["candidates_sha256"] = loaded.campaign.candidates.digest(loaded.base_dir)
+    descriptor_digests = {
+        parameter.name: parameter.descriptors.digest(loaded.base_dir)
+        for parameter in loaded.campaign.space
+        if isinstance(parameter, CategoricalParameter) and parameter.descriptors is not None
+    }
+    if descriptor_digests:
+        settings["descriptors_sha256"] = descriptor_digests
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 

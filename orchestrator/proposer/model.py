@@ -9,13 +9,15 @@ that model's lengthscales.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import MixedSingleTaskGP, SingleTaskGP
-from botorch.models.transforms import Normalize, Standardize
+from botorch.models.transforms import ChainedInputTransform, Normalize, Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
+
+from orchestrator.proposer.descriptors import DescriptorLookup
 
 
 def fit_model(
@@ -23,6 +25,7 @@ def fit_model(
     train_y: torch.Tensor,
     bounds: torch.Tensor,
     categorical_columns: Sequence[int],
+    descriptors: Mapping[int, torch.Tensor] | None = None,
 ) -> SingleTaskGP:
     """Fit a GP to the observations by maximising the marginal likelihood.
 
@@ -32,23 +35,36 @@ def fit_model(
         bounds: ``2 x d`` bounds of the encoded inputs; continuous and integer columns
             are scaled to [0, 1] with them.
         categorical_columns: columns holding category indices; a categorical kernel
-            (``MixedSingleTaskGP``) handles them when present.
+            (``MixedSingleTaskGP``) handles those without descriptors.
+        descriptors: categorical column → ``n_values x k`` descriptor features in [0, 1]
+            (``proposer/descriptors.py``); the model sees these instead of the index.
+            The returned model still takes ``d``-column encoded inputs.
     """
-    numeric = [i for i in range(train_x.shape[-1]) if i not in set(categorical_columns)]
-    normalize = Normalize(d=train_x.shape[-1], indices=numeric or None, bounds=bounds)
-    if categorical_columns:
+    lookup = DescriptorLookup(descriptors or {})
+    kept = lookup.kept_columns(train_x.shape[-1])
+    model_x = lookup.transform(train_x)
+    categorical = [kept.index(c) for c in categorical_columns if c in kept]
+    numeric = [i for i in range(model_x.shape[-1]) if i not in categorical]
+    unit = torch.tensor([[0.0], [1.0]], dtype=bounds.dtype)
+    model_bounds = torch.cat(
+        [bounds[:, kept]] + [unit.expand(2, table.shape[-1]) for table in lookup.tables()],
+        dim=-1,
+    )
+    normalize = Normalize(d=model_x.shape[-1], indices=numeric or None, bounds=model_bounds)
+    transform = ChainedInputTransform(descriptors=lookup, normalize=normalize)
+    if categorical:
         model: SingleTaskGP = MixedSingleTaskGP(
-            train_x,
+            model_x,
             train_y,
-            cat_dims=list(categorical_columns),
-            input_transform=normalize if numeric else None,
+            cat_dims=categorical,
+            input_transform=transform if numeric else lookup,
             outcome_transform=Standardize(m=train_y.shape[-1]),
         )
     else:
         model = SingleTaskGP(
-            train_x,
+            model_x,
             train_y,
-            input_transform=normalize,
+            input_transform=transform,
             outcome_transform=Standardize(m=train_y.shape[-1]),
         )
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))

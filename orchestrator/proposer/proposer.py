@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from drivers.base import ParameterValue
 from orchestrator.campaign.constraints import campaign_constraints
-from orchestrator.campaign.schema import Campaign
+from orchestrator.campaign.descriptors import DescriptorTable
+from orchestrator.campaign.schema import Campaign, CategoricalParameter
 from orchestrator.proposer.encoding import SpaceEncoding
 
 if TYPE_CHECKING:
@@ -59,20 +60,36 @@ class Proposer:
         campaign: supplies the space, the goal, the seed and the proposer settings.
         candidates: the rows of the campaign's candidate pool
             (``LoadedCampaign.candidates()``); required when the campaign has one.
+        descriptors: parameter name → descriptor table, for each categorical parameter
+            that names one (``LoadedCampaign.descriptors()``).
     """
 
     def __init__(
-        self, campaign: Campaign, candidates: Sequence[Mapping[str, ParameterValue]] | None = None
+        self,
+        campaign: Campaign,
+        candidates: Sequence[Mapping[str, ParameterValue]] | None = None,
+        descriptors: Mapping[str, DescriptorTable] | None = None,
     ) -> None:
         if (campaign.candidates is None) != (candidates is None):
             raise ValueError(
                 "pass the candidate rows exactly when the campaign has a candidate pool "
                 "(LoadedCampaign.candidates())"
             )
+        described = {
+            p.name
+            for p in campaign.space
+            if isinstance(p, CategoricalParameter) and p.descriptors is not None
+        }
+        if set(descriptors or {}) != described:
+            raise ValueError(
+                "pass the descriptor tables of exactly the categorical parameters that name "
+                "one (LoadedCampaign.descriptors())"
+            )
         self.campaign = campaign
         self.encoding = SpaceEncoding(campaign.space)
         self.constraints = campaign_constraints(campaign)
         self.candidates = None if candidates is None else [dict(row) for row in candidates]
+        self.descriptors = dict(descriptors or {})
 
     def suggest(
         self,
@@ -275,7 +292,13 @@ class Proposer:
         with torch.random.fork_rng(), _threads_for(len(observations)):
             torch.manual_seed(_mix(campaign.seed, proposed_so_far))
             started = time.perf_counter()
-            model = fit_model(train_x, train_y, bounds, list(self.encoding.categorical_columns))
+            model = fit_model(
+                train_x,
+                train_y,
+                bounds,
+                list(self.encoding.categorical_columns),
+                self._descriptor_features(),
+            )
             fitted = time.perf_counter()
             acquisition = (
                 build_acquisition(
@@ -321,6 +344,15 @@ class Proposer:
             by_row = {tuple(self.encoding.encode(row)): row for row in remaining}
             points = [dict(by_row[tuple(row.tolist())]) for row in candidates]
         return [Proposal(point, "gp", details) for point in points]
+
+    def _descriptor_features(self) -> dict[int, Any]:
+        """Encoded column → the model's features of that categorical's values."""
+        from orchestrator.proposer.descriptors import descriptor_features
+
+        return {
+            self.encoding.column(name): descriptor_features(table, _dtype())
+            for name, table in self.descriptors.items()
+        }
 
     def _encode(self, points: Sequence[Mapping[str, ParameterValue]]) -> Any:
         import torch
