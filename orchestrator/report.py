@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from orchestrator.campaign.expressions import parse_outcome_constraint
 from orchestrator.campaign.schema import Objective
-from orchestrator.ledger import CampaignRecord, ExperimentRecord, Ledger
+from orchestrator.ledger import CampaignRecord, ExperimentRecord, Ledger, PriorRecord
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,8 @@ class CampaignSummary:
 
     record: CampaignRecord
     experiments: list[ExperimentRecord]
+    prior: list[PriorRecord] = field(default_factory=list)
+    """Measurements made before the campaign (its prior data): not among ``experiments``."""
 
     @property
     def name(self) -> str:
@@ -106,6 +108,14 @@ class CampaignSummary:
         return [e for e in feasible if not dominated(e)]
 
     @property
+    def best_prior(self) -> PriorRecord | None:
+        """The best prior measurement by the first objective, constraints ignored."""
+        if not self.prior:
+            return None
+        objective = self.objectives[0]
+        return max(self.prior, key=lambda p: objective.score(p.values[objective.name]))
+
+    @property
     def calendar(self) -> tuple[datetime, datetime] | None:
         """Instrument clock at the campaign's start and at its latest result."""
         ends = [e.finished_at for e in self.experiments if e.finished_at is not None]
@@ -127,7 +137,7 @@ class CampaignSummary:
 def summarize(ledger: Ledger) -> CampaignSummary | None:
     """The summary of the campaign in ``ledger``; ``None`` before it is recorded."""
     record = ledger.campaign()
-    return None if record is None else CampaignSummary(record, ledger.experiments())
+    return None if record is None else CampaignSummary(record, ledger.experiments(), ledger.prior())
 
 
 def experiment_rows(summary: CampaignSummary) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,7 +66,8 @@ def read_candidates(
         raise CandidatesError([(("path",), f"cannot read {path}: {error}")]) from None
     if len(rows) < 2:
         raise CandidatesError([(("path",), f"{path.name} has no candidate rows")])
-    positions = _column_positions(spec, space, [name.strip() for name in rows[0]], path.name)
+    header = [name.strip() for name in rows[0]]
+    positions = column_positions(spec.columns, [p.name for p in space], header, path.name)
     candidates: dict[tuple, dict[str, ParameterValue]] = {}
     problems: list[str] = []
     for line, row in enumerate(rows[1:], start=2):
@@ -76,7 +77,7 @@ def read_candidates(
         for parameter in space:
             position = positions[parameter.name]
             cell = row[position].strip() if position < len(row) else ""
-            value, problem = _parse(parameter, cell)
+            value, problem = parse_cell(parameter, cell)
             if problem:
                 problems.append(f"line {line}: {parameter.name} {problem}")
                 break
@@ -92,29 +93,32 @@ def read_candidates(
     return list(candidates.values())
 
 
-def _column_positions(
-    spec: CandidatesSpec, space: Sequence[Parameter], header: list[str], file_name: str
+def column_positions(
+    columns: Mapping[str, str], names: Sequence[str], header: list[str], file_name: str
 ) -> dict[str, int]:
-    names = {p.name for p in space}
+    """Position in ``header`` of each name's column (``columns`` maps names that differ).
+
+    Raises :class:`CandidatesError` for a mapping of an unknown name or a missing column.
+    """
     problems: list[tuple[tuple[str | int, ...], str]] = [
-        (("columns", name), f"{name!r} is not a parameter of this campaign")
-        for name in spec.columns
+        (("columns", name), f"{name!r} is not one of: {', '.join(names)}")
+        for name in columns
         if name not in names
     ]
     positions: dict[str, int] = {}
     missing = []
-    for parameter in space:
-        column = spec.columns.get(parameter.name, parameter.name)
+    for name in names:
+        column = columns.get(name, name)
         if column in header:
-            positions[parameter.name] = header.index(column)
+            positions[name] = header.index(column)
         else:
-            missing.append(f"{parameter.name!r} (column {column!r})")
+            missing.append(f"{name!r} (column {column!r})")
     if missing:
         problems.append(
             (
                 ("columns",),
                 f"{file_name} lacks columns for {', '.join(missing)}; its columns: "
-                f"{', '.join(header)}. Map parameters to columns under 'columns:'",
+                f"{', '.join(header)}. Map names to columns under 'columns:'",
             )
         )
     if problems:
@@ -122,7 +126,7 @@ def _column_positions(
     return positions
 
 
-def _parse(parameter: Parameter, cell: str) -> tuple[ParameterValue, str | None]:
+def parse_cell(parameter: Parameter, cell: str) -> tuple[ParameterValue, str | None]:
     """``(value, None)``, or ``(cell, what is wrong)`` for a cell outside the parameter."""
     from orchestrator.campaign.schema import (
         CategoricalParameter,

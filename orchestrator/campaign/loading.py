@@ -16,6 +16,7 @@ from drivers.base import CampaignContext, DriverConfig, ParameterValue
 from drivers.registry import UnknownDriverError, load_driver
 from orchestrator.campaign.candidates import CandidatesError, read_candidates
 from orchestrator.campaign.descriptors import DescriptorsError, DescriptorTable, read_descriptors
+from orchestrator.campaign.prior import PriorDataError, PriorMeasurement, read_prior
 from orchestrator.campaign.schema import Campaign, CategoricalParameter, campaign_model_for
 
 Location = tuple[str | int, ...]
@@ -64,6 +65,10 @@ class LoadedCampaign:
         """The candidate pool's rows, or ``None`` for a campaign that searches its space."""
         spec = self.campaign.candidates
         return None if spec is None else read_candidates(spec, self.campaign.space, self.base_dir)
+
+    def prior(self) -> list[PriorMeasurement]:
+        """The earlier measurements the campaign names (none without ``prior_data``)."""
+        return [] if self.campaign.prior_data is None else read_prior(self.campaign, self.base_dir)
 
     def descriptors(self) -> dict[str, DescriptorTable]:
         """Parameter name → its values' descriptors, for categoricals that have a table."""
@@ -148,6 +153,11 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
             read_candidates(campaign.candidates, campaign.space, loaded.base_dir)
         except CandidatesError as error:
             cross_checks += [(("candidates", *loc), message) for loc, message in error.problems]
+    if campaign.prior_data is not None:
+        try:
+            read_prior(campaign, loaded.base_dir)
+        except PriorDataError as error:
+            cross_checks += [(("prior_data", *loc), message) for loc, message in error.problems]
     for index, parameter in enumerate(campaign.space):
         if isinstance(parameter, CategoricalParameter) and parameter.descriptors is not None:
             try:

@@ -29,6 +29,7 @@ from drivers.units import Duration
 from orchestrator.campaign.candidates import CandidatesSpec
 from orchestrator.campaign.descriptors import DescriptorsSpec
 from orchestrator.campaign.expressions import OutcomeConstraint
+from orchestrator.campaign.prior import PriorDataSpec
 
 Identifier = Annotated[
     str,
@@ -308,6 +309,14 @@ class Campaign(_Section):
     budget: Budget
     stop: StopRules = StopRules()
     space: Annotated[list[Parameter], Field(min_length=1)]
+    prior_data: PriorDataSpec | None = Field(
+        None,
+        description=(
+            "A CSV of earlier measurements (every parameter and measured quantity per row) "
+            "that the model learns from; they shorten the initial design and do not count "
+            "against the budget."
+        ),
+    )
     candidates: CandidatesSpec | None = Field(
         None, description="A CSV of candidate rows to choose from instead of a continuous search."
     )

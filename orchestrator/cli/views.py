@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
@@ -54,6 +55,9 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
         table.add_row(" + ".join(mixture.components), "mixture", f"= {mixture.total:g}")
     for constraint in campaign.constraints:
         table.add_row(constraint, "constraint", "")
+    if campaign.prior_data is not None:
+        count = len(loaded.prior())
+        table.add_row("prior data", "file", f"{count} measurements in {campaign.prior_data.path}")
     objective = campaign.objective
     budget = f"{campaign.budget.experiments} experiments"
     if campaign.budget.wall_clock is not None:
@@ -98,6 +102,13 @@ def summary_panel(summary: CampaignSummary, running: bool | None = None) -> Pane
         lines.append(
             f"best {summary.objective} ({summary.goal})  {_short(best.objective)} "
             f"at #{best.id}: {point}"
+        )
+    if (prior := summary.best_prior) is not None:
+        source = Path(prior.source_path).name
+        lines.append(
+            f"prior data  {len(summary.prior)} earlier measurements from {source}, not "
+            f"counted above; best {summary.objective} "
+            f"{_short(prior.values[summary.objective])} (line {prior.line})"
         )
     calendar = summary.calendar
     if calendar is not None:

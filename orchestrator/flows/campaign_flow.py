@@ -97,7 +97,11 @@ class _Loop:
         self.campaign = loaded.campaign
         self.ledger = ledger
         self.clock_start = clock_start
-        self.proposer = Proposer(self.campaign, loaded.candidates(), loaded.descriptors())
+        objective = self.campaign.objective.name
+        prior = [Observation(r.parameters, r.values[objective], r.values) for r in ledger.prior()]
+        self.proposer = Proposer(
+            self.campaign, loaded.candidates(), loaded.descriptors(), prior=prior
+        )
         driver_config = self.campaign.driver
         self.retrying = {
             "retries": driver_config.retries,

@@ -24,7 +24,7 @@ from drivers.base import AsyncDriver, Driver
 from drivers.registry import load_driver
 from drivers.simulated import SimulatedDriver, SimulatedDriverConfig
 from orchestrator.campaign import CategoricalParameter, LoadedCampaign
-from orchestrator.ledger import Ledger, RunDirectoryLock
+from orchestrator.ledger import Ledger, PriorRecord, RunDirectoryLock
 
 LOG_FILE = "tansaku.log"
 logger = logging.getLogger("tansaku.run")
@@ -104,6 +104,11 @@ def _run_locked(
         snapshot=campaign.model_dump(mode="json"),
         clock_start=driver.now(),
     )
+    if loaded.campaign.prior_data is not None:
+        source = str(loaded.campaign.prior_data.resolved(loaded.base_dir).resolve())
+        ledger.record_prior(
+            [PriorRecord(m.line, m.parameters, m.values, source) for m in loaded.prior()]
+        )
     if existing is not None and existing.stop_reason is not None:
         if stop_reason(loaded, ledger.experiments(), driver.now(), existing.clock_start):
             return RunOutcome(None, prefect_ui)
@@ -185,6 +190,8 @@ def fingerprint(loaded: LoadedCampaign) -> str:
     )
     if loaded.campaign.candidates is not None:
         settings["candidates_sha256"] = loaded.campaign.candidates.digest(loaded.base_dir)
+    if loaded.campaign.prior_data is not None:
+        settings["prior_data_sha256"] = loaded.campaign.prior_data.digest(loaded.base_dir)
     descriptor_digests = {
         parameter.name: parameter.descriptors.digest(loaded.base_dir)
         for parameter in loaded.campaign.space

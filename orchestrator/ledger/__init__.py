@@ -6,6 +6,7 @@ from orchestrator.ledger.ledger import (
     ExperimentRecord,
     Ledger,
     LedgerMismatchError,
+    PriorRecord,
 )
 from orchestrator.ledger.lock import RunDirectoryBusyError, RunDirectoryLock, is_held
 
@@ -15,6 +16,7 @@ __all__ = [
     "ExperimentRecord",
     "Ledger",
     "LedgerMismatchError",
+    "PriorRecord",
     "RunDirectoryBusyError",
     "RunDirectoryLock",
     "is_held",

@@ -58,6 +58,16 @@ class ExperimentRecord:
 
 
 @dataclass(frozen=True)
+class PriorRecord:
+    """A measurement made before the campaign: its line in the file, parameters, readings."""
+
+    line: int
+    parameters: dict[str, Any]
+    values: dict[str, float]
+    source_path: str
+
+
+@dataclass(frozen=True)
 class CampaignRecord:
     name: str
     mode: str
@@ -193,6 +203,35 @@ class Ledger:
         """Clear the stop reason: a raised budget lets a finished campaign go on."""
         with self._write() as connection:
             connection.execute(update(tables.campaign).values(stop_reason=None, stopped_at=None))
+
+    # Prior data: earlier measurements, kept apart from this campaign's experiments ------
+
+    def record_prior(self, measurements: Sequence[PriorRecord]) -> None:
+        """Store the campaign's prior data once; a resume keeps what the first run stored."""
+        now = utcnow()
+        with self._write() as connection:
+            stored = select(func.count()).select_from(tables.prior_measurements)
+            if connection.execute(stored).scalar():
+                return
+            for measurement in measurements:
+                connection.execute(
+                    insert(tables.prior_measurements).values(
+                        line=measurement.line,
+                        parameters=dict(measurement.parameters),
+                        values=dict(measurement.values),
+                        source_path=measurement.source_path,
+                        recorded_at=now,
+                    )
+                )
+
+    def prior(self) -> list[PriorRecord]:
+        """The earlier measurements this campaign learns from, in file order."""
+        p = tables.prior_measurements
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(p.c.line, p.c.parameters, p.c["values"], p.c.source_path).order_by(p.c.line)
+            ).mappings()
+            return [PriorRecord(**dict(row)) for row in rows]
 
     # Sessions: one per `tansaku run` process ---------------------------------------------
 

@@ -75,6 +75,17 @@ experiments = Table(
     Column("updated_at", UtcDateTime, nullable=False),
 )  # fmt: skip
 
+prior_measurements = Table(
+    "prior_measurements", metadata,
+    # Kept apart from `experiments`: earlier work this campaign learns from, not its own.
+    Column("line", Integer, primary_key=True, autoincrement=False,
+           doc="Line of the row in the prior-data file."),
+    Column("parameters", JSON, nullable=False),
+    Column("values", JSON, nullable=False),
+    Column("source_path", Text, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+)  # fmt: skip
+
 transitions = Table(
     "transitions", metadata,
     Column("id", Integer, primary_key=True),

@@ -62,6 +62,9 @@ class Proposer:
             (``LoadedCampaign.candidates()``); required when the campaign has one.
         descriptors: parameter name → descriptor table, for each categorical parameter
             that names one (``LoadedCampaign.descriptors()``).
+        prior: measurements made before the campaign (its ``prior_data``). The model
+            learns from them as from the campaign's own, each one shortens the initial
+            design by one experiment, and a pool row measured before is not proposed.
     """
 
     def __init__(
@@ -69,6 +72,7 @@ class Proposer:
         campaign: Campaign,
         candidates: Sequence[Mapping[str, ParameterValue]] | None = None,
         descriptors: Mapping[str, DescriptorTable] | None = None,
+        prior: Sequence[Observation] = (),
     ) -> None:
         if (campaign.candidates is None) != (candidates is None):
             raise ValueError(
@@ -90,6 +94,7 @@ class Proposer:
         self.constraints = campaign_constraints(campaign)
         self.candidates = None if candidates is None else [dict(row) for row in candidates]
         self.descriptors = dict(descriptors or {})
+        self.prior = list(prior)
 
     def suggest(
         self,
@@ -117,13 +122,14 @@ class Proposer:
             first model sees all of it; an empty list once a candidate pool is used up.
         """
         started = time.perf_counter()
+        observations = [*self.prior, *observations]
         measured = [o.parameters for o in observations]
         remaining = self._remaining_candidates(measured, pending, failed)
         if remaining is not None:
             n = min(n, len(remaining))
             if n == 0:
                 return []
-        initial_left = self.campaign.initial_size - proposed_so_far
+        initial_left = self.campaign.initial_size - len(self.prior) - proposed_so_far
         if initial_left > 0 or len(observations) < 2:
             size = n if initial_left <= 0 else min(n, initial_left)
             proposals = (

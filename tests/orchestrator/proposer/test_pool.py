@@ -107,7 +107,11 @@ def test_the_initial_rows_follow_the_seed_and_are_kept_across_calls(tmp_path: Pa
         (POOL.replace("140,dmso", "140,water"), {}, "line 4: solvent 'water' is not one of"),
         (POOL.replace("0.5,e", "half,e"), {}, "line 6: ratio 'half' is not a number"),
         ("temp,solvent,ratio\n", {}, "has no candidate rows"),
-        (POOL, {"temperature: temp": "heat: temp"}, "'heat' is not a parameter"),
+        (
+            POOL,
+            {"temperature: temp": "heat: temp"},
+            "'heat' is not one of: temperature, solvent, ratio",
+        ),
         (
             POOL,
             {"objectives:": 'constraints: ["temperature <= 200"]\nobjectives:'},
