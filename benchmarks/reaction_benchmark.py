@@ -206,12 +206,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--budget", type=int, default=30)
     parser.add_argument("--arms", default="descriptors,onehot")
     parser.add_argument("--json", type=Path, help="write every run's yields here")
+    parser.add_argument(
+        "--campaign", type=Path, default=CAMPAIGN, help="a variant of the example campaign"
+    )
     arguments = parser.parse_args(argv)
     arms = arguments.arms.split(",")
     unknown = sorted(set(arms) - set(ARMS))
     if unknown:
         parser.error(f"unknown arms {unknown}; choose from {', '.join(ARMS)}")
-    loaded = load_campaign(CAMPAIGN)
+    loaded = load_campaign(arguments.campaign.resolve())
     rows = loaded.candidates()
     assert rows is not None
     yields = read_yields(loaded)

@@ -134,7 +134,8 @@ def _chosen_columns(
     def numbers(column: str) -> list[float] | None:
         position = header.index(column)
         values = [_number(row[position] if position < len(row) else "") for row in rows]
-        return None if any(value is None for value in values) else values  # type: ignore[return-value]
+        parsed = [value for value in values if value is not None]
+        return parsed if len(parsed) == len(values) else None
 
     if spec.columns is not None:
         unknown = [column for column in spec.columns if column not in header]
