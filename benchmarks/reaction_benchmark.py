@@ -8,10 +8,10 @@ its acquisition over the reactions not yet run), one experiment at a time, 30 in
 
 Arms differ only in how the three molecular components (base, ligand, solvent) reach the
 model:
-- descriptors: the campaign as written, EDBO's DFT descriptor tables (reduced to
-  principal components, ``orchestrator/proposer/descriptors.py``);
-- one-hot: the same path with identity tables (one indicator column per molecule), so
-  every two molecules are equally far apart;
+- descriptors: the campaign as written, EDBO's DFT descriptor tables (reduced to three
+  principal components each, ``orchestrator/proposer/descriptors.py``);
+- one-hot: the same path with identity tables (one indicator column per molecule, all
+  components kept), so every two molecules are equally far apart;
 - categorical: no tables; tansaku's default for categoricals, BoTorch's
   ``MixedSingleTaskGP`` categorical kernel.
 
@@ -107,7 +107,9 @@ def with_one_hot_tables(campaign: Campaign, folder: Path) -> Campaign:
                 writer.writerow(["value", *(f"is_{i}" for i in range(count))])
                 for i, value in enumerate(parameter.values):
                     writer.writerow([value, *(int(i == j) for j in range(count))])
-            parameter = parameter.model_copy(update={"descriptors": DescriptorsSpec(path=path)})
+            # Every component: a projection would make some molecules look alike.
+            spec = DescriptorsSpec(path=path, components=count - 1)
+            parameter = parameter.model_copy(update={"descriptors": spec})
         space.append(parameter)
     return campaign.model_copy(update={"space": space})
 

@@ -52,8 +52,8 @@ class DescriptorsSpec(BaseModel):
     components: PositiveInt | None = Field(
         None,
         description=(
-            "Principal components the model uses; default as many as explain 95 % of the "
-            "descriptors' variance."
+            "Principal components of the table the model uses (default 3): each one is "
+            "another input the model must learn a lengthscale for."
         ),
     )
 

@@ -123,3 +123,25 @@ def test_validating_constraints_imports_no_torch(tmp_path: Path) -> None:
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
     subprocess.run([sys.executable, "-c", script], cwd=REPO, check=True)
+
+
+def test_optimiser_starts_lie_inside_the_constraints_or_are_left_to_botorch() -> None:
+    import torch
+
+    from orchestrator.proposer.acquisition import feasible_starts
+
+    bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
+
+    def acquisition(x: torch.Tensor) -> torch.Tensor:
+        return -(x - 0.3).pow(2).sum(dim=(-1, -2))
+
+    # x1 + x2 <= 0.5, written as BoTorch's -x1 - x2 >= -0.5: an eighth of the box.
+    half = [(torch.tensor([0, 1]), torch.tensor([-1.0, -1.0], dtype=torch.float64), -0.5)]
+    torch.manual_seed(0)
+    starts = feasible_starts(acquisition, bounds, 2, half, {1: 0.1}, 4, 32)
+    assert starts is not None and starts.shape == (4, 2, 2)
+    assert (starts.sum(-1) <= 0.5 + 1e-9).all() and (starts[..., 1] == 0.1).all()
+
+    # x1 + x2 <= 0.05 leaves about 1/800 of the box: too thin to find by rejection.
+    thin = [(half[0][0], half[0][1], -0.05)]
+    assert feasible_starts(acquisition, bounds, 1, thin, {}, 4, 32) is None
