@@ -1,21 +1,29 @@
-"""Ax baseline for tansaku's benchmarks: Ax's default generation strategy against Sobol only.
+"""tansaku against Ax's default generation strategy and Sobol, on the same problems.
 
-Measures, for each problem below and seeds 0..N-1, two arms driven through Ax's ``Client``
-API one trial at a time (``get_next_trials(max_trials=1)``, evaluate, ``complete_trial``):
+Measures, for each problem below and seeds 0..N-1, these arms, each one trial at a time
+(propose one point, evaluate it, report it back):
 
-- "Ax <version> default": ``Client(random_seed=seed)`` with no generation strategy
-  configured, so Ax chooses its default (center point, Sobol up to 5 trials, then
-  ``MBM`` — BoTorch's modular model with Ax's default surrogate and acquisition);
-- "Sobol only": ``configure_generation_strategy(method="random_search",
-  initialize_with_center=False, initialization_random_seed=seed)``, a scrambled Sobol
-  sequence for the whole budget;
+- "tansaku <version>" (``--arms tansaku``): tansaku's own ``Proposer`` on a campaign built
+  for the problem (``tansaku_campaign``) at the campaign's default settings, the same for
+  every problem: a scrambled Sobol initial design of max(5, d + 1) points (inside the
+  constraint for the constrained problem), then a GP refitted at every step and qLogNEI,
+  or qLogNEHVI for the two objectives; the campaign's seed is the run's seed.
+  ``Proposer(campaign).suggest(1, observations, proposed_so_far=i)``, as the campaign flow
+  calls it. Needs no Ax;
+- "Ax <version> default": Ax's ``Client`` API (``get_next_trials(max_trials=1)``,
+  evaluate, ``complete_trial``) with ``Client(random_seed=seed)`` and no generation
+  strategy configured, so Ax chooses its default (center point, Sobol up to 5 trials,
+  then ``MBM`` — BoTorch's modular model with Ax's default surrogate and acquisition);
+- "Sobol only": the same ``Client`` API with ``configure_generation_strategy(
+  method="random_search", initialize_with_center=False, initialization_random_seed=seed)``,
+  a scrambled Sobol sequence for the whole budget;
 - optional (``--arms default_sem0``), "Ax <version> default, SEM 0": the default strategy,
   but every value is reported with a standard error of 0 (noise-free), not as a bare
   float.
 
 Problems (all noise-free ``botorch.test_functions``, all minimised; the functions' values
 are given to Ax as bare floats, so Ax infers the noise level as a user would, except in the
-SEM-0 arm):
+SEM-0 arm; tansaku gets them as a campaign's measurements, and infers it as well):
 
 - ``branin30``: Branin, 30 evaluations, x1 in [-5, 10], x2 in [0, 15], minimum 0.397887;
 - ``hartmann6_35`` and ``hartmann6_50``: Hartmann6 on [0, 1]^6, 35 and 50 evaluations,
@@ -25,38 +33,46 @@ SEM-0 arm):
   Branin's global minima (their x1 + x2 are 9.13, 5.42 and 11.90), so the constrained
   minimum lies on the constraint; the script computes it (dense grid, then SLSQP) and
   prints it in the report. A point counts as feasible within 1e-6 of the constraint
-  (Ax's candidates overshoot it by up to ~1e-8);
+  (Ax's candidates overshoot it by up to ~1e-8). tansaku gets the same constraint as the
+  campaign's ``constraints``;
 - ``branincurrin30``: BraninCurrin on [0, 1]^2, both objectives minimised, 30
-  evaluations; its reference point (18, 6) is given to Ax as objective thresholds.
+  evaluations; its reference point (18, 6) is given to Ax as objective thresholds, and to
+  tansaku as the objectives' ``threshold``.
 
 Metrics per run: the final log10 simple regret, log10(best observed - minimum) floored at
 1e-12, or for BraninCurrin the final hypervolume w.r.t. the reference point and
 log10(max_hv - hv); and the mean wall seconds per iteration (``get_next_trials`` plus
-``complete_trial``, the function evaluation excluded), separately for model-based (MBM)
-iterations and for initialisation (center, Sobol) iterations.
+``complete_trial`` for Ax, ``Proposer.suggest`` for tansaku; the function evaluation
+excluded), separately for model-based iterations (Ax's MBM node, tansaku's "gp"
+proposals, both recorded as node ``MBM``) and for initialisation (center, Sobol)
+iterations.
 
 Output: a Markdown report on stdout (progress on stderr) with, per problem and arm, the
 median, [min, max] and IQR of the final metric, the median seconds per iteration, and every
 seed's value; ``--json PATH`` also writes every raw per-seed number (evaluated points,
 values, best-so-far traces, per-iteration timings, warning counts), rewritten after every
-run, for merging with tansaku's figures. Warnings (Ax emits many Pandas4Warning lines with
-pandas 3) are silenced and counted per run; Ax's INFO logging is turned off.
+run. Warnings (Ax emits many Pandas4Warning lines with pandas 3) are silenced and counted
+per run; Ax's INFO logging is turned off.
 
-Needs the ``bench`` extra (``pip install -e '.[bench]'``). Usage, from the repository root:
+The Ax arms need the ``bench`` extra (``pip install -e '.[bench]'``); Ax is imported only
+when one of them runs, so ``--arms tansaku`` (and ``--report-from``) work without it, as in
+CI. Usage, from the repository root:
 
     .venv/bin/python benchmarks/ax_baseline.py [--seeds N] [--problems KEY,KEY,...]
-        [--arms default,sobol,default_sem0] [--seeds-override KEY=N]
+        [--arms default,sobol,tansaku,default_sem0] [--seeds-override KEY=N]
         [--budget-override KEY=N] [--torch-threads N] [--note TEXT] [--json PATH [--resume]]
     .venv/bin/python benchmarks/ax_baseline.py --report-from PATH
 
-Without ``--seeds`` it runs seeds 0..9. ``--seeds-override`` runs fewer (or more) seeds
+Without ``--seeds`` it runs seeds 0..9, and without ``--arms`` the arms default and
+sobol. ``--seeds-override`` runs fewer (or more) seeds
 for one problem; ``--budget-override`` (for smoke tests) changes a problem's number of
 evaluations; ``--note`` adds a sentence under the report's header. ``--report-from PATH``
 runs nothing and prints the report of the runs a ``--json PATH`` file holds (also of an
 unfinished run, since the file is rewritten after every run). ``--resume`` (with
 ``--json``) keeps the finished runs already in that file and makes only the missing ones:
 with one torch thread a run is deterministic (a rerun of 60 runs reproduced every point),
-so an interrupted benchmark can be completed instead of restarted.
+so an interrupted benchmark can be completed instead of restarted, or a file of Ax runs
+completed with the tansaku arm (``--arms default,sobol,tansaku --resume``).
 
 Torch runs with one intra-op thread unless ``--torch-threads`` says otherwise: on the
 2-core development machine, with other work (a test run) sharing the cores, two threads
@@ -68,7 +84,10 @@ Cost on that machine with one torch thread, per seed of the Ax-default arm: abou
 (Branin/30), 16 s (Hartmann6/35), 25 s (Hartmann6/50), 36 s (BraninCurrin/30, qLogNEHVI)
 and 1.5 to 4 min (constrained Branin/30: linear constraints make BoTorch optimise the
 acquisition with SLSQP, and late iterations take up to ~90 s); a Sobol-only seed takes 1
-to 2 s. All problems with 10 seeds: about 40 min.
+to 2 s. All problems with 10 seeds: about 40 min. A tansaku seed took 4 to 6 s
+(Branin/30), 10 to 16 s (Hartmann6/35), 16 to 22 s (Hartmann6/50), 26 to 32 s
+(BraninCurrin/30) and 1.5 to 3.2 min (constrained Branin/30); the tansaku arm on all
+problems with 10 seeds: about 34 min (benchmarks/results/synthetic_10seeds.md).
 """
 
 from __future__ import annotations
@@ -88,12 +107,10 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from ax import Client, RangeParameterConfig
-from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
 from botorch.test_functions import Branin, Hartmann
 from botorch.test_functions.multi_objective import BraninCurrin
 from botorch.utils.multi_objective.box_decompositions.dominated import (
@@ -101,6 +118,11 @@ from botorch.utils.multi_objective.box_decompositions.dominated import (
 )
 from loop_benchmark import Spread, markdown_table  # a script: benchmarks/ is on sys.path
 from scipy.optimize import minimize
+
+if TYPE_CHECKING:
+    from ax import Client
+
+    from orchestrator.campaign.schema import Campaign
 
 REGRET_FLOOR = 1e-12
 """Regrets and hypervolume gaps below this are reported as this."""
@@ -399,6 +421,8 @@ def score(problem: Problem, result: RunResult) -> None:
 
 def make_client(problem: Problem, arm: str, seed: int) -> Client:
     """An Ax ``Client`` for ``problem``: Ax's default strategy, or Sobol only."""
+    from ax import Client, RangeParameterConfig
+
     client = Client(random_seed=seed)
     client.configure_experiment(
         parameters=[
@@ -435,9 +459,49 @@ def sem0_arm() -> str:
     return f"{default_arm()}, SEM 0"
 
 
+def tansaku_arm() -> str:
+    return f"tansaku {metadata.version('tansaku')}"
+
+
+ARM_LABELS: dict[str, Callable[[], str]] = {
+    "default": default_arm,
+    "sobol": lambda: SOBOL_ARM,
+    "tansaku": tansaku_arm,
+    "default_sem0": sem0_arm,
+}
+"""``--arms`` keys and their names in the report; every arm but tansaku needs Ax."""
+
+
 def arm_label(key: str) -> str:
     """The report's name of an ``--arms`` key."""
-    return {"default": default_arm, "default_sem0": sem0_arm, "sobol": lambda: SOBOL_ARM}[key]()
+    return ARM_LABELS[key]()
+
+
+def tansaku_campaign(problem: Problem, seed: int) -> Campaign:
+    """The campaign a tansaku user would write for ``problem``: its space, constraint and
+    objectives (thresholds at the reference point), seeded ``seed``, every other setting
+    at its default. The driver is never used."""
+    from orchestrator.campaign.schema import Campaign
+
+    thresholds = problem.ref_point or (None,) * len(problem.metrics)
+    objectives = [
+        {"name": name, "goal": "minimize"} | ({} if threshold is None else {"threshold": threshold})
+        for name, threshold in zip(problem.metrics, thresholds, strict=True)
+    ]
+    return Campaign.model_validate(
+        {
+            "name": f"{problem.key}-seed{seed}",
+            "seed": seed,
+            "budget": {"experiments": problem.budget},
+            "space": [
+                {"name": name, "type": "continuous", "bounds": list(bounds)}
+                for name, bounds in zip(problem.names, problem.bounds, strict=True)
+            ],
+            "constraints": problem.constraint_strings(),
+            "objectives": objectives,
+            "driver": {"type": "simulated"},
+        }
+    )
 
 
 def _count(
@@ -453,6 +517,61 @@ def _count(
 
 def run_once(problem: Problem, arm: str, seed: int) -> RunResult:
     """One run of ``arm`` on ``problem`` with ``seed``, one trial at a time."""
+    if arm == tansaku_arm():
+        return run_tansaku(problem, arm, seed)
+    return run_ax(problem, arm, seed)
+
+
+def run_tansaku(problem: Problem, arm: str, seed: int) -> RunResult:
+    """One run of tansaku's proposer, one experiment at a time, as the campaign flow runs
+    it: ``suggest(1, observations, proposed_so_far=i)``, evaluate, append the observation.
+
+    ``gen_seconds`` is the time of ``suggest`` (``complete_seconds`` 0: there is nothing to
+    report back); model-based ("gp") proposals are recorded as node ``MBM``, others by
+    their method ("sobol").
+    """
+    from orchestrator.proposer import Observation, Proposer
+
+    result = RunResult(problem=problem.key, arm=arm, seed=seed)
+    caught: Counter[str] = Counter()
+    result.load_before = os.getloadavg()[0]
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        proposer = Proposer(tansaku_campaign(problem, seed))
+        observations: list[Observation] = []
+        for i in range(problem.budget):
+            t0 = time.perf_counter()
+            proposals = proposer.suggest(1, observations, proposed_so_far=i)
+            t1 = time.perf_counter()
+            if len(proposals) != 1:
+                raise RuntimeError(f"tansaku proposed {len(proposals)} experiments, expected 1")
+            (proposal,) = proposals
+            x = [float(proposal.parameters[name]) for name in problem.names]  # type: ignore[arg-type]
+            outcome = problem.evaluate(x)
+            t2 = time.perf_counter()
+            # As the flow does: the first objective as the value, every measured quantity
+            # in outcomes (what a multi-objective campaign models).
+            observations.append(
+                Observation(proposal.parameters, outcome[problem.metrics[0]], dict(outcome))
+            )
+            result.x.append(x)
+            result.y.append(outcome)
+            result.nodes.append(MBM_NODE if proposal.method == "gp" else proposal.method)
+            result.gen_seconds.append(t1 - t0)
+            result.eval_seconds.append(t2 - t1)
+            result.complete_seconds.append(0.0)
+            _count(records, caught, result.warning_examples)
+    result.wall_seconds = time.perf_counter() - started
+    result.infeasible = sum(not problem.feasible(x) for x in result.x)
+    result.max_violation = max(problem.violation(x) for x in result.x)
+    result.warnings = dict(sorted(caught.items()))
+    score(problem, result)
+    return result
+
+
+def run_ax(problem: Problem, arm: str, seed: int) -> RunResult:
+    """One run of an Ax arm, one trial at a time through the ``Client`` API."""
     result = RunResult(problem=problem.key, arm=arm, seed=seed)
     caught: Counter[str] = Counter()
     result.load_before = os.getloadavg()[0]
@@ -622,8 +741,9 @@ def report(
         "### Final metric\n\n"
         "log10 regret: log10(best observed - minimum), floored at 1e-12. log10 HV gap: "
         "log10(max HV - final HV). Seconds per iteration: mean of get_next_trials + "
-        "complete_trial over a run's model-based (MBM) or initialisation (center / Sobol) "
-        "iterations, then the median over seeds.\n\n"
+        "complete_trial (Ax) or of Proposer.suggest (tansaku) over a run's model-based "
+        "(Ax's MBM, tansaku's GP) or initialisation (center / Sobol) iterations, then the "
+        "median over seeds.\n\n"
         f"{summary}\n\n"
         f"References: measured by someone else on this machine, {REFERENCE_SEEDS} seeds, "
         "median only; their seconds per iteration were given as one range for all problems.",
@@ -634,9 +754,7 @@ def report(
         )
         sections.append(f"Final hypervolume:\n\n{hv_table}")
     sections.append(f"### Per seed: final metric\n\n{per_seed}")
-    sections.append(
-        "### Per seed: mean seconds per model-based iteration (Ax default)\n\n" + per_seed_time
-    )
+    sections.append("### Per seed: mean seconds per model-based iteration\n\n" + per_seed_time)
     sections.append(notes(results))
     return "\n\n".join(sections)
 
@@ -663,8 +781,13 @@ def notes(results: Sequence[RunResult]) -> str:
 
 def versions() -> dict[str, str]:
     """The versions of the packages that shape the figures."""
-    names = ("ax-platform", "botorch", "gpytorch", "torch", "numpy", "scipy", "pandas")
-    found = {name: metadata.version(name) for name in names}
+    names = ("tansaku", "ax-platform", "botorch", "gpytorch", "torch", "numpy", "scipy", "pandas")
+    found = {}
+    for name in names:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
     found["python"] = sys.version.split()[0]
     return found
 
@@ -710,6 +833,17 @@ def render(
             f"{k}={v}" for k, v in header["budget_overrides"].items()
         )
     note_text = f"**Note:** {header['note']}\n\n" if header.get("note") else ""
+    tansaku = next((arm for arm in arms if arm.startswith("tansaku ")), None)
+    tansaku_text = (
+        f"{tansaku}: tansaku's own proposer (`Proposer.suggest`, one experiment at a time) on "
+        "a campaign with the problem's space, constraint and objectives (reference point as "
+        "thresholds) and every other setting at its default, the same for every problem: a "
+        "Sobol initial design of max(5, d + 1) points, then a GP refitted at every step and "
+        "qLogNEI (qLogNEHVI for two objectives); torch threads: "
+        f"{header['torch_threads']}, as for every arm.\n\n"
+        if tansaku is not None
+        else ""
+    )
     source_text = (
         f"This report was rendered afterwards from `{source}` (`ax_baseline.py --report-from`).\n\n"
         if source is not None
@@ -723,8 +857,8 @@ def render(
     )
     if header.get("resumed_runs"):
         total_text += (
-            f" {header['resumed_runs']} of the {len(results)} runs were made by earlier, "
-            f"interrupted invocations of this command (`--resume`), in "
+            f" {header['resumed_runs']} of the {len(results)} runs were made by earlier "
+            f"invocations and kept from the JSON file (`--resume`), in "
             f"{header['resumed_seconds']:.0f} s of run wall time not included above."
         )
     return (
@@ -733,6 +867,7 @@ def render(
         f"{source_text}"
         f"{header['cpus']} CPUs, torch threads: {header['torch_threads']}; {version_text}; "
         f"seeds 0..{seeds - 1}{override_text}.\n\n"
+        f"{tansaku_text}"
         f"{note_text}"
         f"{report(problems, arms, results, constrained)}\n\n"
         f"{total_text}"
@@ -794,7 +929,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument(
         "--arms",
         default="default,sobol",
-        help="comma-separated subset of default,sobol,default_sem0 (default: default,sobol)",
+        help=(
+            f"comma-separated subset of {','.join(ARM_LABELS)} (default: default,sobol); "
+            "every arm but tansaku needs Ax"
+        ),
     )
     parser.add_argument(
         "--budget-override",
@@ -844,8 +982,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     if unknown or not keys:
         parser.error(f"--problems: unknown {unknown}; expected some of {PROBLEM_KEYS}")
     arm_keys = [a.strip() for a in args.arms.split(",") if a.strip()]
-    if not arm_keys or set(arm_keys) - {"default", "sobol", "default_sem0"}:
-        parser.error("--arms: expected some of default,sobol,default_sem0")
+    if not arm_keys or set(arm_keys) - set(ARM_LABELS):
+        parser.error(f"--arms: expected some of {','.join(ARM_LABELS)}")
     try:
         overrides = parse_overrides("--budget-override", args.budget_override, PROBLEM_KEYS)
         seed_overrides = parse_overrides("--seeds-override", args.seeds_override, PROBLEM_KEYS)
@@ -854,8 +992,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     torch.set_num_threads(args.torch_threads)
     warnings.simplefilter("ignore")
-    set_ax_logger_levels(logging.WARNING)
-    set_stderr_log_level(logging.WARNING)
+    if set(arm_keys) - {"tansaku"}:
+        try:
+            from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
+        except ImportError as error:
+            parser.error(
+                f"--arms {args.arms}: every arm but tansaku needs Ax (pip install -e "
+                f"'.[bench]'): {error}"
+            )
+        set_ax_logger_levels(logging.WARNING)
+        set_stderr_log_level(logging.WARNING)
 
     started_at = datetime.now(UTC)
     started = time.perf_counter()
