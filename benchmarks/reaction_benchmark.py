@@ -20,8 +20,10 @@ probability C(1710, 30) / C(1728, 30). Its median best yield is estimated from 1
 seeded draws.
 
 Usage: ``.venv/bin/python benchmarks/reaction_benchmark.py [--runs 50] [--budget 30]
-[--arms descriptors,onehot,categorical] [--json PATH]``; the Markdown report goes to
-stdout, one line per run to stderr.
+[--arms descriptors,onehot,categorical] [--json PATH] [--campaign VARIANT.yaml]``; the
+Markdown report goes to stdout, one line per run to stderr. ``--report-from PATH`` runs
+nothing and reports the runs a ``--json`` file holds (also of an interrupted benchmark:
+the file is rewritten after every run).
 """
 
 from __future__ import annotations
@@ -211,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--campaign", type=Path, default=CAMPAIGN, help="a variant of the example campaign"
     )
+    parser.add_argument(
+        "--report-from", type=Path, help="run nothing: report the runs a --json file holds"
+    )
     arguments = parser.parse_args(argv)
     arms = arguments.arms.split(",")
     unknown = sorted(set(arms) - set(ARMS))
@@ -220,6 +225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = loaded.candidates()
     assert rows is not None
     yields = read_yields(loaded)
+    if arguments.report_from:
+        runs = [Run(**run) for run in json.loads(arguments.report_from.read_text())]
+        budget = len(runs[0].yields)
+        print(report(runs, list(yields.values()), budget, sum(r.seconds for r in runs)))
+        return 0
 
     def measure(point: dict[str, ParameterValue]) -> float:
         return yields[reaction_key(loaded, point)]
