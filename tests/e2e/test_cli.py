@@ -75,6 +75,14 @@ def test_a_dry_run_then_status_and_export(tmp_path: Path, prefect_server: str) -
     assert {"propose-demo-0001", "measure-demo-0001", "measure-demo-0008"} <= names
 
 
+def ledger_has_tables(run_dir: Path) -> bool:
+    """Whether the ledger exists with its tables: the file appears first, empty."""
+    if not (run_dir / "ledger.sqlite").exists():
+        return False
+    query = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'results'"
+    return ledger_rows(run_dir, query) == [(1,)]
+
+
 def wait_for_stuck_experiment(
     run_dir: Path,
     process: subprocess.Popen,
@@ -85,7 +93,7 @@ def wait_for_stuck_experiment(
     seen: dict[int, float] = {}
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and process.poll() is None:
-        if (run_dir / "ledger.sqlite").exists():
+        if ledger_has_tables(run_dir):
             done = ledger_rows(run_dir, "SELECT count(*) FROM results")[0][0]
             running = ledger_rows(run_dir, "SELECT id FROM experiments WHERE status='running'")
             for (experiment_id,) in running:
