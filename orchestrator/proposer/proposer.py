@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 from drivers.base import ParameterValue
@@ -303,7 +304,7 @@ class Proposer:
                 train_y,
                 bounds,
                 list(self.encoding.categorical_columns),
-                self._descriptor_features(),
+                self._descriptor_features,
             )
             fitted = time.perf_counter()
             acquisition = (
@@ -351,6 +352,7 @@ class Proposer:
             points = [dict(by_row[tuple(row.tolist())]) for row in candidates]
         return [Proposal(point, "gp", details) for point in points]
 
+    @cached_property
     def _descriptor_features(self) -> dict[int, Any]:
         """Encoded column → the model's features of that categorical's values."""
         from orchestrator.proposer.descriptors import descriptor_features
