@@ -8,47 +8,27 @@ imports pandas or torch.
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from drivers.base import ParameterValue
+from orchestrator.campaign.files import CampaignFile, CampaignFileError, Location, listed
 
 if TYPE_CHECKING:
     from orchestrator.campaign.schema import Parameter
 
-MAX_LISTED_PROBLEMS = 5
 
-
-class CandidatesError(ValueError):
-    """A pool file that cannot be used; ``problems`` are ``(location, message)`` pairs."""
-
-    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(message for _, message in problems))
-
-
-class CandidatesSpec(BaseModel):
+class CandidatesSpec(CampaignFile):
     """``candidates: {path: pool.csv, columns: {parameter: column}}``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: Path = Field(description="CSV file of candidate rows, relative to the campaign file.")
     columns: dict[str, str] = Field(
         default_factory=dict, description="Campaign parameter → CSV column, where names differ."
     )
-
-    def resolved(self, base_dir: Path) -> Path:
-        return self.path if self.path.is_absolute() else base_dir / self.path
-
-    def digest(self, base_dir: Path) -> str:
-        """SHA-256 of the pool file: a resumed campaign must choose from the same rows."""
-        return hashlib.sha256(self.resolved(base_dir).read_bytes()).hexdigest()
 
 
 def read_candidates(
@@ -56,16 +36,12 @@ def read_candidates(
 ) -> list[dict[str, ParameterValue]]:
     """The distinct candidate rows, as parameter mappings in file order.
 
-    Raises :class:`CandidatesError` naming missing columns or the first bad rows.
+    Raises :class:`CampaignFileError` naming missing columns or the first bad rows.
     """
     path = spec.resolved(base_dir)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as stream:
-            rows = list(csv.reader(stream))
-    except (OSError, UnicodeDecodeError) as error:
-        raise CandidatesError([(("path",), f"cannot read {path}: {error}")]) from None
+    rows = spec.rows(base_dir)
     if len(rows) < 2:
-        raise CandidatesError([(("path",), f"{path.name} has no candidate rows")])
+        raise CampaignFileError([(("path",), f"{path.name} has no candidate rows")])
     header = [name.strip() for name in rows[0]]
     positions = column_positions(spec.columns, [p.name for p in space], header, path.name)
     candidates: dict[tuple, dict[str, ParameterValue]] = {}
@@ -85,11 +61,7 @@ def read_candidates(
         else:
             candidates.setdefault(tuple(point.values()), point)
     if problems:
-        more = len(problems) - MAX_LISTED_PROBLEMS
-        listed = "; ".join(problems[:MAX_LISTED_PROBLEMS]) + (
-            f" (and {more} more)" if more > 0 else ""
-        )
-        raise CandidatesError([(("path",), f"{path.name}: {listed}")])
+        raise CampaignFileError([(("path",), f"{path.name}: {listed(problems, '; ')}")])
     return list(candidates.values())
 
 
@@ -98,9 +70,9 @@ def column_positions(
 ) -> dict[str, int]:
     """Position in ``header`` of each name's column (``columns`` maps names that differ).
 
-    Raises :class:`CandidatesError` for a mapping of an unknown name or a missing column.
+    Raises :class:`CampaignFileError` for a mapping of an unknown name or a missing column.
     """
-    problems: list[tuple[tuple[str | int, ...], str]] = [
+    problems: list[tuple[Location, str]] = [
         (("columns", name), f"{name!r} is not one of: {', '.join(names)}")
         for name in columns
         if name not in names
@@ -122,7 +94,7 @@ def column_positions(
             )
         )
     if problems:
-        raise CandidatesError(problems)
+        raise CampaignFileError(problems)
     return positions
 
 

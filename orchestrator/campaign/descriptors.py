@@ -9,33 +9,20 @@ the csv module: validating a campaign never imports pandas or torch.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt
+from pydantic import Field, PositiveInt
+
+from orchestrator.campaign.files import CampaignFile, CampaignFileError, finite_number, listed
 
 if TYPE_CHECKING:
     from orchestrator.campaign.schema import CategoricalParameter
 
-MAX_LISTED = 5
 
-
-class DescriptorsError(ValueError):
-    """A descriptor table that cannot be used; ``problems`` are ``(location, message)`` pairs."""
-
-    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(message for _, message in problems))
-
-
-class DescriptorsSpec(BaseModel):
+class DescriptorsSpec(CampaignFile):
     """``descriptors: {path: solvents.csv, key: solvent, columns: [polarity, bp_c]}``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: Path = Field(description="CSV file with one row per value, relative to the campaign.")
     key: str | None = Field(
@@ -57,13 +44,6 @@ class DescriptorsSpec(BaseModel):
         ),
     )
 
-    def resolved(self, base_dir: Path) -> Path:
-        return self.path if self.path.is_absolute() else base_dir / self.path
-
-    def digest(self, base_dir: Path) -> str:
-        """SHA-256 of the table: a resumed campaign must model with the same numbers."""
-        return hashlib.sha256(self.resolved(base_dir).read_bytes()).hexdigest()
-
 
 @dataclass(frozen=True)
 class DescriptorTable:
@@ -80,24 +60,21 @@ class DescriptorTable:
 def read_descriptors(parameter: CategoricalParameter, base_dir: Path) -> DescriptorTable:
     """The descriptor rows of ``parameter``'s values, from its table.
 
-    Raises :class:`DescriptorsError` naming a missing key column, values without a row,
+    Raises :class:`CampaignFileError` naming a missing key column, values without a row,
     duplicate rows, or descriptor columns that are not numbers.
     """
     spec = parameter.descriptors
     assert spec is not None
     path = spec.resolved(base_dir)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as stream:
-            header, *body = list(csv.reader(stream))
-    except (OSError, UnicodeDecodeError) as error:
-        raise DescriptorsError([(("path",), f"cannot read {path}: {error}")]) from None
-    except ValueError:
-        raise DescriptorsError([(("path",), f"{path.name} is empty")]) from None
+    rows = spec.rows(base_dir)
+    if not rows:
+        raise CampaignFileError([(("path",), f"{path.name} is empty")])
+    header, *body = rows
     header = [name.strip() for name in header]
     key = spec.key or header[0]
     if key not in header:
-        raise DescriptorsError(
-            [(("key",), f"{path.name} has no column {key!r}; its columns begin {_first(header)}")]
+        raise CampaignFileError(
+            [(("key",), f"{path.name} has no column {key!r}; its columns: {listed(header)}")]
         )
     by_value: dict[str, list[str]] = {}
     repeated: set[str] = set()
@@ -119,7 +96,7 @@ def read_descriptors(parameter: CategoricalParameter, base_dir: Path) -> Descrip
     if duplicated:
         problems.append((("path",), f"{path.name} has several rows for {_listed(duplicated)}"))
     if problems:
-        raise DescriptorsError(problems)
+        raise CampaignFileError(problems)
     wanted = [by_value[label] for label in labels]
     columns = _chosen_columns(spec, header, key, wanted, path.name)
     rows = tuple(tuple(float(row[header.index(column)]) for column in columns) for row in wanted)
@@ -133,19 +110,19 @@ def _chosen_columns(
 
     def numbers(column: str) -> list[float] | None:
         position = header.index(column)
-        values = [_number(row[position] if position < len(row) else "") for row in rows]
+        values = [finite_number(row[position] if position < len(row) else "") for row in rows]
         parsed = [value for value in values if value is not None]
         return parsed if len(parsed) == len(values) else None
 
     if spec.columns is not None:
         unknown = [column for column in spec.columns if column not in header]
         if unknown:
-            raise DescriptorsError(
+            raise CampaignFileError(
                 [(("columns",), f"{file_name} has no column {_listed(unknown)}")]
             )
         not_numeric = [column for column in spec.columns if numbers(column) is None]
         if not_numeric:
-            raise DescriptorsError(
+            raise CampaignFileError(
                 [
                     (
                         ("columns",),
@@ -161,7 +138,7 @@ def _chosen_columns(
         if values is not None and max(values) > min(values):
             usable.append(column)
     if not usable:
-        raise DescriptorsError(
+        raise CampaignFileError(
             [
                 (
                     ("path",),
@@ -173,19 +150,5 @@ def _chosen_columns(
     return usable
 
 
-def _number(cell: str) -> float | None:
-    try:
-        value = float(cell)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
-
-
 def _listed(items: list[str]) -> str:
-    shown = ", ".join(repr(item) for item in items[:MAX_LISTED])
-    more = len(items) - MAX_LISTED
-    return shown + (f" (and {more} more)" if more > 0 else "")
-
-
-def _first(header: list[str]) -> str:
-    return ", ".join(header[:MAX_LISTED]) + (", ..." if len(header) > MAX_LISTED else "")
+    return listed([repr(item) for item in items])

@@ -14,9 +14,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from drivers.base import CampaignContext, DriverConfig, ParameterValue
 from drivers.registry import UnknownDriverError, load_driver
-from orchestrator.campaign.candidates import CandidatesError, read_candidates
-from orchestrator.campaign.descriptors import DescriptorsError, DescriptorTable, read_descriptors
-from orchestrator.campaign.prior import PriorDataError, PriorMeasurement, read_prior
+from orchestrator.campaign.candidates import read_candidates
+from orchestrator.campaign.descriptors import DescriptorTable, read_descriptors
+from orchestrator.campaign.files import CampaignFileError
+from orchestrator.campaign.prior import PriorMeasurement, read_prior
 from orchestrator.campaign.schema import Campaign, CategoricalParameter, campaign_model_for
 
 Location = tuple[str | int, ...]
@@ -151,18 +152,18 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
     if campaign.candidates is not None:
         try:
             read_candidates(campaign.candidates, campaign.space, loaded.base_dir)
-        except CandidatesError as error:
+        except CampaignFileError as error:
             cross_checks += [(("candidates", *loc), message) for loc, message in error.problems]
     if campaign.prior_data is not None:
         try:
             read_prior(campaign, loaded.base_dir)
-        except PriorDataError as error:
+        except CampaignFileError as error:
             cross_checks += [(("prior_data", *loc), message) for loc, message in error.problems]
     for index, parameter in enumerate(campaign.space):
         if isinstance(parameter, CategoricalParameter) and parameter.descriptors is not None:
             try:
                 read_descriptors(parameter, loaded.base_dir)
-            except DescriptorsError as error:
+            except CampaignFileError as error:
                 cross_checks += [
                     (("space", index, "descriptors", *loc), message)
                     for loc, message in error.problems

@@ -9,49 +9,28 @@ them apart. Read with the csv module: validating a campaign never imports pandas
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from drivers.base import ParameterValue
-from orchestrator.campaign.candidates import CandidatesError, column_positions, parse_cell
+from orchestrator.campaign.candidates import column_positions, parse_cell
+from orchestrator.campaign.files import CampaignFile, CampaignFileError, finite_number, listed
 
 if TYPE_CHECKING:
     from orchestrator.campaign.schema import Campaign
 
-MAX_LISTED_PROBLEMS = 5
 
-
-class PriorDataError(ValueError):
-    """A prior-data file that cannot be used; ``problems`` are ``(location, message)`` pairs."""
-
-    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
-        self.problems = problems
-        super().__init__("; ".join(message for _, message in problems))
-
-
-class PriorDataSpec(BaseModel):
+class PriorDataSpec(CampaignFile):
     """``prior_data: {path: earlier.csv, columns: {name: column}}``."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     path: Path = Field(description="CSV of earlier measurements, relative to the campaign file.")
     columns: dict[str, str] = Field(
         default_factory=dict,
         description="Parameter or measured quantity → CSV column, where names differ.",
     )
-
-    def resolved(self, base_dir: Path) -> Path:
-        return self.path if self.path.is_absolute() else base_dir / self.path
-
-    def digest(self, base_dir: Path) -> str:
-        """SHA-256 of the file: a resumed campaign must learn from the same measurements."""
-        return hashlib.sha256(self.resolved(base_dir).read_bytes()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -67,27 +46,18 @@ def read_prior(campaign: Campaign, base_dir: Path) -> list[PriorMeasurement]:
     """The rows of the campaign's prior-data file, in file order.
 
     Every row needs each parameter (inside the campaign's space) and each objective and
-    outcome as a finite number. Raises :class:`PriorDataError` naming missing columns or
-    the first bad lines.
+    outcome as a finite number. Raises :class:`CampaignFileError` naming missing columns
+    or the first bad lines.
     """
     spec = campaign.prior_data
     assert spec is not None
     path = spec.resolved(base_dir)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as stream:
-            rows = list(csv.reader(stream))
-    except (OSError, UnicodeDecodeError) as error:
-        raise PriorDataError([(("path",), f"cannot read {path}: {error}")]) from None
+    rows = spec.rows(base_dir)
     if len(rows) < 2:
-        raise PriorDataError([(("path",), f"{path.name} has no measurements")])
+        raise CampaignFileError([(("path",), f"{path.name} has no measurements")])
     measured = list(campaign.measured)
     names = [p.name for p in campaign.space] + measured
-    try:
-        positions = column_positions(
-            spec.columns, names, [name.strip() for name in rows[0]], path.name
-        )
-    except CandidatesError as error:
-        raise PriorDataError(error.problems) from None
+    positions = column_positions(spec.columns, names, [name.strip() for name in rows[0]], path.name)
     prior: list[PriorMeasurement] = []
     problems: list[str] = []
     for line, row in enumerate(rows[1:], start=2):
@@ -102,28 +72,16 @@ def read_prior(campaign: Campaign, base_dir: Path) -> list[PriorMeasurement]:
             parameters[parameter.name] = value
         values: dict[str, float] = {}
         for name in measured:
-            number = _number(cells[name])
+            number = finite_number(cells[name])
             if number is None:
                 problems.append(f"line {line}: {name} {cells[name]!r} is not a finite number")
             else:
                 values[name] = number
         prior.append(PriorMeasurement(line, parameters, values))
     if problems:
-        more = len(problems) - MAX_LISTED_PROBLEMS
-        listed = "; ".join(problems[:MAX_LISTED_PROBLEMS]) + (
-            f" (and {more} more)" if more > 0 else ""
-        )
-        raise PriorDataError([(("path",), f"{path.name}: {listed}")])
+        raise CampaignFileError([(("path",), f"{path.name}: {listed(problems, '; ')}")])
     return prior
 
 
 def _cell(row: list[str], position: int) -> str:
     return row[position].strip() if position < len(row) else ""
-
-
-def _number(cell: str) -> float | None:
-    try:
-        value = float(cell)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
