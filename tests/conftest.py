@@ -58,6 +58,24 @@ def write_campaign(folder: Path, text: str, name: str = "campaign.yaml") -> Path
     return path
 
 
+def campaign_beside(folder: Path, campaign: str, data_name: str, data: str, **replace: str) -> Path:
+    """A campaign file and the data file it names, with ``replace``'s edits to the
+    campaign text (old → new)."""
+    (folder / data_name).write_text(data)
+    for old, new in replace.items():
+        campaign = campaign.replace(old, new)
+    return write_campaign(folder, campaign)
+
+
+def campaign_problems(path: Path) -> str:
+    """What loading the campaign at ``path`` reports as wrong (it must fail)."""
+    from orchestrator.campaign.loading import CampaignError, load_campaign
+
+    with pytest.raises(CampaignError) as error:
+        load_campaign(path)
+    return str(error.value)
+
+
 SMALL_BRANIN = """
     name: {name}
     seed: 4

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
-import pytest
-
-from orchestrator.campaign.loading import CampaignError, load_campaign
+from orchestrator.campaign.loading import load_campaign
+from tests.conftest import campaign_beside, campaign_problems
 
 SOLVENTS = """\
 name,smiles,polarity,boiling_point_c,class,density
@@ -35,19 +33,7 @@ driver:
 
 
 def write(tmp_path: Path, table: str = SOLVENTS, **replace: str) -> Path:
-    (tmp_path / "solvents.csv").write_text(table)
-    text = CAMPAIGN
-    for old, new in replace.items():
-        text = text.replace(old, new)
-    path = tmp_path / "campaign.yaml"
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def problems(path: Path) -> str:
-    with pytest.raises(CampaignError) as error:
-        load_campaign(path)
-    return str(error.value)
+    return campaign_beside(tmp_path, CAMPAIGN, "solvents.csv", table, **replace)
 
 
 def test_usable_columns_are_the_numeric_ones_that_tell_the_values_apart(tmp_path: Path) -> None:
@@ -72,39 +58,41 @@ def test_named_columns_and_key_are_used_as_given(tmp_path: Path) -> None:
 
 def test_a_value_without_a_row_is_named_with_the_file_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, **{"[dmf, toluene, dmso]": "[dmf, toluene, acetone, hexane]"})
-    message = problems(path)
-    assert f"{path}:9:" in message
+    message = campaign_problems(path)
+    assert f"{path}:8:" in message  # the `descriptors:` line
     assert "space[1].descriptors" in message
     assert "solvents.csv has no row for 'acetone', 'hexane' (in column 'name')" in message
 
 
 def test_a_missing_key_column_lists_the_columns_there_are(tmp_path: Path) -> None:
     path = write(tmp_path, **{"{path: solvents.csv}": "{path: solvents.csv, key: solvent}"})
-    message = problems(path)
+    message = campaign_problems(path)
     assert "solvents.csv has no column 'solvent'; its columns: name, smiles, polarity," in message
     assert "(and 1 more)" in message  # six columns, five named
 
 
 def test_named_columns_must_exist_and_hold_numbers(tmp_path: Path) -> None:
     unknown = write(tmp_path, **{"{path: solvents.csv}": "{path: solvents.csv, columns: [pka]}"})
-    assert "solvents.csv has no column 'pka'" in problems(unknown)
+    assert "solvents.csv has no column 'pka'" in campaign_problems(unknown)
     text = write(tmp_path, **{"{path: solvents.csv}": "{path: solvents.csv, columns: [class]}"})
-    assert "'class' in solvents.csv must hold a finite number for every value" in problems(text)
+    message = campaign_problems(text)
+    assert "'class' in solvents.csv must hold a finite number for every value" in message
 
 
 def test_a_table_that_cannot_tell_the_values_apart_is_refused(tmp_path: Path) -> None:
     flat = "name,density\ndmf,0.95\ntoluene,0.95\ndmso,0.95\n"
-    assert "no numeric column that differs between the parameter's values" in problems(
+    assert "no numeric column that differs between the parameter's values" in campaign_problems(
         write(tmp_path, table=flat)
     )
 
 
 def test_duplicate_rows_and_a_missing_file_are_refused(tmp_path: Path) -> None:
     doubled = SOLVENTS + "dmf,CN(C)C=O,6.5,153,amide,0.95\n"
-    assert "solvents.csv has several rows for 'dmf'" in problems(write(tmp_path, table=doubled))
+    message = campaign_problems(write(tmp_path, table=doubled))
+    assert "solvents.csv has several rows for 'dmf'" in message
     path = write(tmp_path)
     (tmp_path / "solvents.csv").unlink()
-    assert "cannot read" in problems(path) and "solvents.csv" in problems(path)
+    assert "cannot read" in campaign_problems(path) and "solvents.csv" in campaign_problems(path)
 
 
 def test_changed_descriptors_make_another_campaign(tmp_path: Path) -> None:

@@ -3,13 +3,11 @@ the campaign's own experiments."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
-import pytest
-
-from orchestrator.campaign.loading import CampaignError, load_campaign
+from orchestrator.campaign.loading import load_campaign
 from orchestrator.proposer import Observation, Proposer
+from tests.conftest import campaign_beside, campaign_problems
 
 EARLIER = """\
 temp_c,solvent,yield (%)
@@ -37,19 +35,7 @@ driver:
 
 
 def write(tmp_path: Path, table: str = EARLIER, **replace: str) -> Path:
-    (tmp_path / "earlier.csv").write_text(table)
-    text = CAMPAIGN
-    for old, new in replace.items():
-        text = text.replace(old, new)
-    path = tmp_path / "campaign.yaml"
-    path.write_text(textwrap.dedent(text))
-    return path
-
-
-def problems(path: Path) -> str:
-    with pytest.raises(CampaignError) as error:
-        load_campaign(path)
-    return str(error.value)
+    return campaign_beside(tmp_path, CAMPAIGN, "earlier.csv", table, **replace)
 
 
 def test_rows_are_read_with_their_lines_and_mapped_columns(tmp_path: Path) -> None:
@@ -61,15 +47,15 @@ def test_rows_are_read_with_their_lines_and_mapped_columns(tmp_path: Path) -> No
 
 
 def test_a_missing_column_is_named_with_the_columns_there_are(tmp_path: Path) -> None:
-    message = problems(write(tmp_path, **{'yield_pct: "yield (%)"': "yield_pct: yield"}))
-    assert f"{tmp_path / 'campaign.yaml'}:5:" in message and "prior_data.columns" in message
+    message = campaign_problems(write(tmp_path, **{'yield_pct: "yield (%)"': "yield_pct: yield"}))
+    assert f"{tmp_path / 'campaign.yaml'}:4:" in message and "prior_data.columns" in message
     assert "earlier.csv lacks columns for 'yield_pct' (column 'yield')" in message
     assert "its columns: temp_c, solvent, yield (%)" in message
 
 
 def test_bad_rows_are_listed_by_line(tmp_path: Path) -> None:
     table = EARLIER + "130,dmf,60\n50,water,20\n70,dmf,n/a\n"
-    message = problems(write(tmp_path, table=table))
+    message = campaign_problems(write(tmp_path, table=table))
     assert "line 6: temperature 130 is outside the bounds [20.0, 120.0]" in message
     assert "line 7: solvent 'water' is not one of: dmf, dmso" in message
     assert "line 8: yield_pct 'n/a' is not a finite number" in message
