@@ -10,17 +10,15 @@ Arms differ only in how the three molecular components (base, ligand, solvent) r
 model:
 - descriptors: the campaign as written, EDBO's DFT descriptor tables (reduced to three
   principal components each, ``orchestrator/proposer/descriptors.py``);
-- one-hot: the same path with identity tables (one indicator column per molecule, all
-  components kept), so every two molecules are equally far apart;
-- categorical: no tables; tansaku's default for categoricals, BoTorch's
-  ``MixedSingleTaskGP`` categorical kernel.
+- onehot: no tables, tansaku's default for a categorical without one: one indicator
+  column per molecule, so every two molecules are equally far apart.
 
 Random search is exact: a run of 30 distinct reactions misses all 18 good ones with
 probability C(1710, 30) / C(1728, 30). Its median best yield is estimated from 100 000
 seeded draws.
 
 Usage: ``.venv/bin/python benchmarks/reaction_benchmark.py [--runs 50] [--budget 30]
-[--arms descriptors,onehot,categorical] [--json PATH] [--campaign VARIANT.yaml]``; the
+[--arms descriptors,onehot] [--json PATH] [--campaign VARIANT.yaml]``; the
 Markdown report goes to stdout, one line per run to stderr. ``--report-from PATH`` runs
 nothing and reports the runs a ``--json`` file holds (also of an interrupted benchmark:
 the file is rewritten after every run).
@@ -35,7 +33,6 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,14 +44,14 @@ import numpy as np
 
 from drivers.base import ParameterValue
 from orchestrator.campaign import CategoricalParameter, LoadedCampaign, load_campaign
-from orchestrator.campaign.descriptors import DescriptorsSpec, DescriptorTable, read_descriptors
+from orchestrator.campaign.descriptors import DescriptorTable, read_descriptors
 from orchestrator.campaign.schema import Campaign
 from orchestrator.proposer import Observation, Proposer
 
 REPO = Path(__file__).resolve().parents[1]
 CAMPAIGN = REPO / "campaigns" / "direct-arylation.yaml"
 GOOD_YIELD = 90.0
-ARMS = ("descriptors", "onehot", "categorical")
+ARMS = ("descriptors", "onehot")
 
 
 @dataclass
@@ -97,33 +94,10 @@ def read_yields(loaded: LoadedCampaign) -> dict[Reaction, float]:
         }
 
 
-def with_one_hot_tables(campaign: Campaign, folder: Path) -> Campaign:
-    """``campaign`` with each categorical naming an identity table written into ``folder``."""
-    space = []
-    for parameter in campaign.space:
-        if isinstance(parameter, CategoricalParameter):
-            path = folder / f"{parameter.name}-onehot.csv"
-            with path.open("w", newline="", encoding="utf-8") as handle:
-                writer = csv.writer(handle)
-                count = len(parameter.values)
-                writer.writerow(["value", *(f"is_{i}" for i in range(count))])
-                for i, value in enumerate(parameter.values):
-                    writer.writerow([value, *(int(i == j) for j in range(count))])
-            # Every component: a projection would make some molecules look alike.
-            spec = DescriptorsSpec(path=path, components=count - 1)
-            parameter = parameter.model_copy(update={"descriptors": spec})
-        space.append(parameter)
-    return campaign.model_copy(update={"space": space})
-
-
-def arm_setup(
-    arm: str, loaded: LoadedCampaign, folder: Path
-) -> tuple[Campaign, dict[str, DescriptorTable]]:
+def arm_setup(arm: str, loaded: LoadedCampaign) -> tuple[Campaign, dict[str, DescriptorTable]]:
     """The campaign and descriptor tables an arm runs with."""
     campaign = loaded.campaign
     if arm == "onehot":
-        campaign = with_one_hot_tables(campaign, folder)
-    elif arm == "categorical":
         campaign = campaign.model_copy(
             update={
                 "space": [
@@ -236,20 +210,19 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = time.perf_counter()
     runs: list[Run] = []
-    with tempfile.TemporaryDirectory() as folder:
-        for arm in arms:
-            campaign, tables = arm_setup(arm, loaded, Path(folder))
-            for seed in range(arguments.runs):
-                run = run_once(campaign, tables, rows, measure, arm, seed, arguments.budget)
-                runs.append(run)
-                print(
-                    f"{arm} seed {seed}: best {run.best:g}, first >= 90 % at "
-                    f"{run.first_good}, {run.seconds:.1f} s",
-                    file=sys.stderr,
-                    flush=True,
-                )
-                if arguments.json:
-                    arguments.json.write_text(json.dumps([r.__dict__ for r in runs]))
+    for arm in arms:
+        campaign, tables = arm_setup(arm, loaded)
+        for seed in range(arguments.runs):
+            run = run_once(campaign, tables, rows, measure, arm, seed, arguments.budget)
+            runs.append(run)
+            print(
+                f"{arm} seed {seed}: best {run.best:g}, first >= 90 % at "
+                f"{run.first_good}, {run.seconds:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+            if arguments.json:
+                arguments.json.write_text(json.dumps([r.__dict__ for r in runs]))
     print(report(runs, list(yields.values()), arguments.budget, time.perf_counter() - started))
     return 0
 

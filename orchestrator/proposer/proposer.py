@@ -303,8 +303,7 @@ class Proposer:
                 train_x,
                 train_y,
                 bounds,
-                list(self.encoding.categorical_columns),
-                self._descriptor_features,
+                self._categorical_features,
             )
             fitted = time.perf_counter()
             acquisition = (
@@ -353,13 +352,19 @@ class Proposer:
         return [Proposal(point, "gp", details) for point in points]
 
     @cached_property
-    def _descriptor_features(self) -> dict[int, Any]:
-        """Encoded column → the model's features of that categorical's values."""
-        from orchestrator.proposer.descriptors import descriptor_features
+    def _categorical_features(self) -> dict[int, Any]:
+        """Encoded column → the model's features of that categorical's values: from its
+        descriptor table, else one-hot."""
+        from orchestrator.proposer.descriptors import descriptor_features, one_hot_features
 
         return {
-            self.encoding.column(name): descriptor_features(table, _dtype())
-            for name, table in self.descriptors.items()
+            self.encoding.column(p.name): (
+                descriptor_features(self.descriptors[p.name], _dtype())
+                if p.name in self.descriptors
+                else one_hot_features(len(p.values), _dtype())
+            )
+            for p in self.campaign.space
+            if isinstance(p, CategoricalParameter)
         }
 
     def _encode(self, points: Sequence[Mapping[str, ParameterValue]]) -> Any:

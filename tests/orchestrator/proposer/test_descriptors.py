@@ -78,6 +78,8 @@ def test_descriptors_steer_the_proposer_to_an_unseen_value_near_the_best(tmp_pat
     # between the two best measured solvents.
     assert POLARITY[str(proposal.parameters["solvent"])] in {6.0, 7.0}
     assert 20.0 <= proposal.parameters["temperature"] <= 80.0
+    # Molar mass follows polarity here, so the table reduces to one component.
+    assert len(proposal.details["hyperparameters"]["lengthscale"]) == 2
 
 
 def test_without_descriptors_each_value_is_its_own_category(tmp_path: Path) -> None:
@@ -87,6 +89,8 @@ def test_without_descriptors_each_value_is_its_own_category(tmp_path: Path) -> N
     seen = measured(1, 3, 5, 8, 10)
     (proposal,) = proposer.suggest(1, seen, proposed_so_far=len(seen))
     assert proposal.method == "gp" and proposal.parameters["solvent"] in POLARITY
+    # One-hot: temperature plus one indicator per solvent, each with its own lengthscale.
+    assert len(proposal.details["hyperparameters"]["lengthscale"]) == 1 + len(POLARITY)
 
 
 def test_a_proposer_needs_exactly_the_tables_the_campaign_names(tmp_path: Path) -> None:
