@@ -19,7 +19,9 @@ Measures, for each problem below and seeds 0..N-1, these arms, each one trial at
   a scrambled Sobol sequence for the whole budget;
 - optional (``--arms default_sem0``), "Ax <version> default, SEM 0": the default strategy,
   but every value is reported with a standard error of 0 (noise-free), not as a bare
-  float.
+  float;
+- optional (``--arms tansaku_noise_free``), "tansaku <version>, noise_free": tansaku's
+  counterpart of SEM 0, the same campaign with ``noise_free: true`` on every objective.
 
 Problems (all noise-free ``botorch.test_functions``, all minimised; the functions' values
 are given to Ax as bare floats, so Ax infers the noise level as a user would, except in the
@@ -463,13 +465,20 @@ def tansaku_arm() -> str:
     return f"tansaku {metadata.version('tansaku')}"
 
 
+def tansaku_noise_free_arm() -> str:
+    return f"{tansaku_arm()}, noise_free"
+
+
 ARM_LABELS: dict[str, Callable[[], str]] = {
     "default": default_arm,
     "sobol": lambda: SOBOL_ARM,
     "tansaku": tansaku_arm,
     "default_sem0": sem0_arm,
+    "tansaku_noise_free": tansaku_noise_free_arm,
 }
-"""``--arms`` keys and their names in the report; every arm but tansaku needs Ax."""
+"""``--arms`` keys and their names in the report; every arm but tansaku's needs Ax."""
+
+TANSAKU_ARMS = {"tansaku", "tansaku_noise_free"}
 
 
 def arm_label(key: str) -> str:
@@ -477,15 +486,16 @@ def arm_label(key: str) -> str:
     return ARM_LABELS[key]()
 
 
-def tansaku_campaign(problem: Problem, seed: int) -> Campaign:
+def tansaku_campaign(problem: Problem, seed: int, noise_free: bool = False) -> Campaign:
     """The campaign a tansaku user would write for ``problem``: its space, constraint and
-    objectives (thresholds at the reference point), seeded ``seed``, every other setting
-    at its default. The driver is never used."""
+    objectives (thresholds at the reference point, ``noise_free`` as given), seeded
+    ``seed``, every other setting at its default. The driver is never used."""
     from orchestrator.campaign.schema import Campaign
 
     thresholds = problem.ref_point or (None,) * len(problem.metrics)
     objectives = [
-        {"name": name, "goal": "minimize"} | ({} if threshold is None else {"threshold": threshold})
+        {"name": name, "goal": "minimize", "noise_free": noise_free}
+        | ({} if threshold is None else {"threshold": threshold})
         for name, threshold in zip(problem.metrics, thresholds, strict=True)
     ]
     return Campaign.model_validate(
@@ -517,7 +527,7 @@ def _count(
 
 def run_once(problem: Problem, arm: str, seed: int) -> RunResult:
     """One run of ``arm`` on ``problem`` with ``seed``, one trial at a time."""
-    if arm == tansaku_arm():
+    if arm in (tansaku_arm(), tansaku_noise_free_arm()):
         return run_tansaku(problem, arm, seed)
     return run_ax(problem, arm, seed)
 
@@ -538,7 +548,9 @@ def run_tansaku(problem: Problem, arm: str, seed: int) -> RunResult:
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
-        proposer = Proposer(tansaku_campaign(problem, seed))
+        proposer = Proposer(
+            tansaku_campaign(problem, seed, noise_free=arm == tansaku_noise_free_arm())
+        )
         observations: list[Observation] = []
         for i in range(problem.budget):
             t0 = time.perf_counter()
@@ -992,7 +1004,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     torch.set_num_threads(args.torch_threads)
     warnings.simplefilter("ignore")
-    if set(arm_keys) - {"tansaku"}:
+    if set(arm_keys) - TANSAKU_ARMS:
         try:
             from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
         except ImportError as error:

@@ -202,6 +202,13 @@ class Objective(_Section):
         ),
     )
     unit: str | None = None
+    noise_free: bool = Field(
+        False,
+        description=(
+            "Measurements of this quantity are exact (a deterministic simulation or "
+            "calculation): the model passes through them instead of estimating a noise level."
+        ),
+    )
 
     @model_validator(mode="after")
     def _target_with_its_goal(self) -> Objective:
@@ -227,6 +234,13 @@ class Outcome(_Section):
 
     name: Identifier
     unit: str | None = None
+    noise_free: bool = Field(
+        False,
+        description=(
+            "Measurements of this quantity are exact (a deterministic simulation or "
+            "calculation): the model passes through them instead of estimating a noise level."
+        ),
+    )
 
 
 class Budget(_Section):
@@ -494,6 +508,23 @@ class Campaign(_Section):
                 "a multi-objective campaign stops on its budget or deadline"
             )
         return self
+
+    @model_validator(mode="after")
+    def _noise_free_all_or_none(self) -> Campaign:
+        quantities = [*self.objectives, *self.outcomes]
+        exact = [q.name for q in quantities if q.noise_free]
+        if exact and len(exact) < len(quantities):
+            noisy = [q.name for q in quantities if not q.noise_free]
+            raise ValueError(
+                f"noise_free is set on {', '.join(exact)} but not on {', '.join(noisy)}: one "
+                "model fits every measured quantity, so set it on all of them or on none"
+            )
+        return self
+
+    @property
+    def noise_free(self) -> bool:
+        """Whether every measured quantity is exact (see ``Objective.noise_free``)."""
+        return all(q.noise_free for q in [*self.objectives, *self.outcomes])
 
     @property
     def objective(self) -> Objective:

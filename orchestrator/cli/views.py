@@ -65,10 +65,11 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
     dry_run = campaign.dry_run.simulator.type if campaign.dry_run else "—"
     slots = campaign.driver.slots
     pace = f"{slots} in parallel" if slots > 1 else f"batch {campaign.proposer.batch_size}"
+    model = "GP on exact measurements" if campaign.noise_free else "GP"
     start = (
-        f"{campaign.initial_size} Sobol then GP"
+        f"{campaign.initial_size} Sobol then {model}"
         if campaign.candidates is None
-        else f"{campaign.initial_size} random rows of {campaign.candidates.path.name} then GP"
+        else f"{campaign.initial_size} random rows of {campaign.candidates.path.name} then {model}"
     )
     table.caption = (
         f"{objective.goal} {objective.name} · budget {budget} · {start}, {pace} · "

@@ -19,12 +19,18 @@ from gpytorch.mlls import ExactMarginalLogLikelihood
 
 from orchestrator.proposer.descriptors import DescriptorLookup
 
+NOISE_FREE_VARIANCE = 1e-6
+"""Noise variance assumed for exact measurements, relative to each outcome's variance:
+small enough that the model passes through them, large enough to keep the covariance
+matrix well conditioned."""
+
 
 def fit_model(
     train_x: torch.Tensor,
     train_y: torch.Tensor,
     bounds: torch.Tensor,
     categorical_features: Mapping[int, torch.Tensor] | None = None,
+    noise_free: bool = False,
 ) -> SingleTaskGP:
     """Fit a GP to the observations by maximising the marginal likelihood.
 
@@ -37,6 +43,8 @@ def fit_model(
             that parameter's values (descriptors or one-hot, ``proposer/descriptors.py``);
             the model sees these instead of the index. The returned model still takes
             ``d``-column encoded inputs.
+        noise_free: the outcomes are exact: the noise variance is fixed at
+            ``NOISE_FREE_VARIANCE`` of each outcome's variance instead of being inferred.
     """
     lookup = DescriptorLookup(categorical_features or {})
     kept = lookup.kept_columns(train_x.shape[-1])
@@ -49,6 +57,7 @@ def fit_model(
     model = SingleTaskGP(
         model_x,
         train_y,
+        train_Yvar=_exact_noise(train_y) if noise_free else None,
         input_transform=ChainedInputTransform(
             descriptors=lookup, normalize=Normalize(d=model_x.shape[-1], bounds=model_bounds)
         ),
@@ -56,6 +65,15 @@ def fit_model(
     )
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     return model
+
+
+def _exact_noise(train_y: torch.Tensor) -> torch.Tensor:
+    """``n x m`` noise variances for exact outcomes (see ``NOISE_FREE_VARIANCE``)."""
+    variance = torch.ones(1, train_y.shape[-1], dtype=train_y.dtype)
+    if train_y.shape[0] > 1:
+        spread = train_y.var(dim=0, keepdim=True)
+        variance = torch.where(spread > 0, spread, variance)
+    return (NOISE_FREE_VARIANCE * variance).expand_as(train_y)
 
 
 def describe(model: SingleTaskGP) -> dict[str, list[float] | float]:

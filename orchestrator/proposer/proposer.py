@@ -304,6 +304,7 @@ class Proposer:
                 train_y,
                 bounds,
                 self._categorical_features,
+                noise_free=campaign.noise_free,
             )
             fitted = time.perf_counter()
             acquisition = (

@@ -220,6 +220,18 @@ def test_invalid_campaigns_are_refused_with_exit_2_and_nothing_written(tmp_path:
         assert not (tmp_path / "runs").exists()
 
 
+def test_validate_says_when_measurements_are_taken_as_exact(tmp_path: Path) -> None:
+    campaign = small_branin(tmp_path, name="exact")
+    noisy = tansaku("validate", campaign, cwd=tmp_path)
+    campaign.write_text(
+        campaign.read_text().replace("goal: minimize}", "goal: minimize, noise_free: true}")
+    )
+    exact = tansaku("validate", campaign, cwd=tmp_path)
+    assert noisy.returncode == exact.returncode == 0, exact.stderr
+    assert "then GP, batch 1" in " ".join(noisy.stdout.split())
+    assert "then GP on exact measurements, batch 1" in " ".join(exact.stdout.split())
+
+
 def test_validate_stays_fast_by_not_importing_torch_or_prefect(tmp_path: Path) -> None:
     probe = (
         "import sys\n"

@@ -99,6 +99,14 @@ def test_a_valid_campaign_loads_with_defaults(tmp_path: Path) -> None:
             ("    budget: {experiments: 10}\n", ""),
             "campaign.yaml:1:1: budget: required key is missing",
         ),
+        (
+            (
+                "goal: maximize}",
+                "goal: maximize, noise_free: true}\n    outcomes:\n      - {name: purity}",
+            ),
+            "campaign.yaml:1:1: noise_free is set on yield_pct but not on purity: one model "
+            "fits every measured quantity, so set it on all of them or on none",
+        ),
     ],
 )
 def test_each_mistake_is_reported_at_its_line_and_field(

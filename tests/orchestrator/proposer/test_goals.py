@@ -74,3 +74,18 @@ def test_failed_experiments_steer_proposals_away_from_where_the_space_fails() ->
     avoided, ignored = proposals_in_failing_region("avoid"), proposals_in_failing_region("ignore")
     assert ignored >= 4, "left out, failures do not teach the model anything"
     assert avoided <= 2 < ignored
+
+
+def test_exact_measurements_are_fitted_without_a_noise_estimate() -> None:
+    """``noise_free`` fixes the model's noise far below what it would infer (the ledger's
+    hyperparameters show which)."""
+    observations = [
+        Observation({"x": x}, (x - 0.37) ** 2) for x in (0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95)
+    ]
+    noise = {}
+    for exact in (False, True):
+        proposer = Proposer(one_dimensional({"goal": "minimize", "noise_free": exact}))
+        (proposal,) = proposer.suggest(1, observations, proposed_so_far=len(observations))
+        noise[exact] = proposal.details["hyperparameters"]["noise"]
+    assert noise[True] == pytest.approx(1e-6)  # of the outcome's variance
+    assert noise[False] >= 1e-4  # BoTorch's floor for an inferred noise level
