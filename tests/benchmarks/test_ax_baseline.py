@@ -80,7 +80,7 @@ def without_ax(tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path}
 
 
-def test_tansaku_arm_runs_without_ax(tmp_path: Path) -> None:
+def test_tansaku_arms_run_without_ax(tmp_path: Path) -> None:
     env = without_ax(tmp_path)
     output = tmp_path / "tansaku.json"
     command = [
@@ -91,7 +91,7 @@ def test_tansaku_arm_runs_without_ax(tmp_path: Path) -> None:
         "--problems",
         "branin30,branincurrin30",
         "--arms",
-        "tansaku",
+        "tansaku,tansaku_noise_free",
         "--budget-override",
         "branin30=8",
         "--budget-override",
@@ -116,9 +116,20 @@ def test_tansaku_arm_runs_without_ax(tmp_path: Path) -> None:
         assert row in report
     assert report.count(f"| Branin/30 | {arm} |") == 3  # summary, per-seed metric and time
 
+    exact = f"{arm}, noise_free"
+    assert f"| Branin/30 | {exact} | 1 | log10 regret |" in report
+
     data = json.loads(output.read_text(encoding="utf-8"))
-    runs = {run["problem"]: run for run in data["runs"]}
-    assert sorted(runs) == ["branin30", "branincurrin30"]
+    assert sorted((run["problem"], run["arm"]) for run in data["runs"]) == [
+        ("branin30", arm),
+        ("branin30", exact),
+        ("branincurrin30", arm),
+        ("branincurrin30", exact),
+    ]
+    # Same seed, same Sobol start; only the model's noise differs.
+    first = {(run["problem"], run["arm"]): run["x"][:5] for run in data["runs"]}
+    assert first[("branin30", arm)] == first[("branin30", exact)]
+    runs = {run["problem"]: run for run in data["runs"] if run["arm"] == arm}
     for run in runs.values():
         assert run["arm"] == arm and run["seed"] == 0
         assert len(run["x"]) == len(run["y"]) == len(run["gen_seconds"]) == 8
