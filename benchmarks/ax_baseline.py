@@ -25,7 +25,8 @@ Measures, for each problem below and seeds 0..N-1, these arms, each one trial at
 
 Problems (all noise-free ``botorch.test_functions``, all minimised; the functions' values
 are given to Ax as bare floats, so Ax infers the noise level as a user would, except in the
-SEM-0 arm; tansaku gets them as a campaign's measurements, and infers it as well):
+SEM-0 arm; tansaku gets them as a campaign's measurements, and infers it as well, except
+in its ``noise_free`` arm):
 
 - ``branin30``: Branin, 30 evaluations, x1 in [-5, 10], x2 in [0, 15], minimum 0.397887;
 - ``hartmann6_35`` and ``hartmann6_50``: Hartmann6 on [0, 1]^6, 35 and 50 evaluations,
@@ -61,7 +62,7 @@ when one of them runs, so ``--arms tansaku`` (and ``--report-from``) work withou
 CI. Usage, from the repository root:
 
     .venv/bin/python benchmarks/ax_baseline.py [--seeds N] [--problems KEY,KEY,...]
-        [--arms default,sobol,tansaku,default_sem0] [--seeds-override KEY=N]
+        [--arms default,sobol,tansaku,default_sem0,tansaku_noise_free] [--seeds-override KEY=N]
         [--budget-override KEY=N] [--torch-threads N] [--note TEXT] [--json PATH [--resume]]
     .venv/bin/python benchmarks/ax_baseline.py --report-from PATH
 
@@ -476,7 +477,7 @@ ARM_LABELS: dict[str, Callable[[], str]] = {
     "default_sem0": sem0_arm,
     "tansaku_noise_free": tansaku_noise_free_arm,
 }
-"""``--arms`` keys and their names in the report; every arm but tansaku's needs Ax."""
+"""``--arms`` keys and their names in the report; every arm but the tansaku arms needs Ax."""
 
 TANSAKU_ARMS = {"tansaku", "tansaku_noise_free"}
 
@@ -845,16 +846,17 @@ def render(
             f"{k}={v}" for k, v in header["budget_overrides"].items()
         )
     note_text = f"**Note:** {header['note']}\n\n" if header.get("note") else ""
-    tansaku = next((arm for arm in arms if arm.startswith("tansaku ")), None)
-    tansaku_text = (
-        f"{tansaku}: tansaku's own proposer (`Proposer.suggest`, one experiment at a time) on "
+    tansaku_text = "".join(
+        f"{arm}: tansaku's own proposer (`Proposer.suggest`, one experiment at a time) on "
         "a campaign with the problem's space, constraint and objectives (reference point as "
-        "thresholds) and every other setting at its default, the same for every problem: a "
+        "thresholds)"
+        + (", `noise_free: true` on every objective" if arm == tansaku_noise_free_arm() else "")
+        + " and every other setting at its default, the same for every problem: a "
         "Sobol initial design of max(5, d + 1) points, then a GP refitted at every step and "
         "qLogNEI (qLogNEHVI for two objectives); torch threads: "
         f"{header['torch_threads']}, as for every arm.\n\n"
-        if tansaku is not None
-        else ""
+        for arm in arms
+        if arm.startswith("tansaku ")
     )
     source_text = (
         f"This report was rendered afterwards from `{source}` (`ax_baseline.py --report-from`).\n\n"
@@ -943,7 +945,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="default,sobol",
         help=(
             f"comma-separated subset of {','.join(ARM_LABELS)} (default: default,sobol); "
-            "every arm but tansaku needs Ax"
+            "every arm but the tansaku arms needs Ax"
         ),
     )
     parser.add_argument(
@@ -1009,7 +1011,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             from ax.utils.common.logger import set_ax_logger_levels, set_stderr_log_level
         except ImportError as error:
             parser.error(
-                f"--arms {args.arms}: every arm but tansaku needs Ax (pip install -e "
+                f"--arms {args.arms}: every arm but the tansaku arms needs Ax (pip install -e "
                 f"'.[bench]'): {error}"
             )
         set_ax_logger_levels(logging.WARNING)

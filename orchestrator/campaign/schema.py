@@ -511,20 +511,30 @@ class Campaign(_Section):
 
     @model_validator(mode="after")
     def _noise_free_all_or_none(self) -> Campaign:
-        quantities = [*self.objectives, *self.outcomes]
+        modelled = self.modelled_quantities
+        quantities = [q for q in [*self.objectives, *self.outcomes] if q.name in modelled]
         exact = [q.name for q in quantities if q.noise_free]
         if exact and len(exact) < len(quantities):
             noisy = [q.name for q in quantities if not q.noise_free]
             raise ValueError(
                 f"noise_free is set on {', '.join(exact)} but not on {', '.join(noisy)}: one "
-                "model fits every measured quantity, so set it on all of them or on none"
+                "model fits them together, so set it on all of them or on none"
             )
         return self
 
     @property
+    def modelled_quantities(self) -> list[str]:
+        """What the model fits: the objectives, then the other quantities that outcome
+        constraints name."""
+        names = [o.name for o in self.objectives]
+        names += [c.name for c in self.parsed_outcome_constraints() if c.name not in names]
+        return names
+
+    @property
     def noise_free(self) -> bool:
-        """Whether every measured quantity is exact (see ``Objective.noise_free``)."""
-        return all(q.noise_free for q in [*self.objectives, *self.outcomes])
+        """Whether every quantity the model fits is exact (see ``Objective.noise_free``)."""
+        modelled = self.modelled_quantities
+        return all(q.noise_free for q in [*self.objectives, *self.outcomes] if q.name in modelled)
 
     @property
     def objective(self) -> Objective:

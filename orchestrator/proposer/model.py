@@ -9,6 +9,7 @@ that model's lengthscales.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import torch
@@ -16,13 +17,21 @@ from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms import ChainedInputTransform, Normalize, Standardize
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.utils.warnings import NumericalWarning
 
 from orchestrator.proposer.descriptors import DescriptorLookup
 
 NOISE_FREE_VARIANCE = 1e-6
 """Noise variance assumed for exact measurements, relative to each outcome's variance:
-small enough that the model passes through them, large enough to keep the covariance
-matrix well conditioned."""
+gpytorch's floor for a fixed noise in float64 (``settings.min_fixed_noise``), the
+smallest that keeps the covariance matrix well conditioned. The outcome standardisation
+can round it a hair below the floor, which gpytorch raises back with a warning that
+``fit_model`` silences."""
+
+STAND_IN_VARIANCE = 0.1
+"""Noise variance, relative to the outcome's variance, of the stand-in value of a failed
+experiment in a noise-free model: a guess, not a measurement, which the model may miss by
+about a third of a standard deviation instead of bending to pass through it."""
 
 
 def fit_model(
@@ -31,6 +40,7 @@ def fit_model(
     bounds: torch.Tensor,
     categorical_features: Mapping[int, torch.Tensor] | None = None,
     noise_free: bool = False,
+    stand_ins: int = 0,
 ) -> SingleTaskGP:
     """Fit a GP to the observations by maximising the marginal likelihood.
 
@@ -45,6 +55,8 @@ def fit_model(
             ``d``-column encoded inputs.
         noise_free: the outcomes are exact: the noise variance is fixed at
             ``NOISE_FREE_VARIANCE`` of each outcome's variance instead of being inferred.
+        stand_ins: the last ``stand_ins`` rows are stand-in values for failed experiments,
+            not measurements; with ``noise_free`` their noise is ``STAND_IN_VARIANCE``.
     """
     lookup = DescriptorLookup(categorical_features or {})
     kept = lookup.kept_columns(train_x.shape[-1])
@@ -54,26 +66,33 @@ def fit_model(
         [bounds[:, kept]] + [unit.expand(2, table.shape[-1]) for table in lookup.tables()],
         dim=-1,
     )
-    model = SingleTaskGP(
-        model_x,
-        train_y,
-        train_Yvar=_exact_noise(train_y) if noise_free else None,
-        input_transform=ChainedInputTransform(
-            descriptors=lookup, normalize=Normalize(d=model_x.shape[-1], bounds=model_bounds)
-        ),
-        outcome_transform=Standardize(m=train_y.shape[-1]),
-    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", "Very small noise values detected", category=NumericalWarning
+        )
+        model = SingleTaskGP(
+            model_x,
+            train_y,
+            train_Yvar=_fixed_noise(train_y, stand_ins) if noise_free else None,
+            input_transform=ChainedInputTransform(
+                descriptors=lookup, normalize=Normalize(d=model_x.shape[-1], bounds=model_bounds)
+            ),
+            outcome_transform=Standardize(m=train_y.shape[-1]),
+        )
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     return model
 
 
-def _exact_noise(train_y: torch.Tensor) -> torch.Tensor:
-    """``n x m`` noise variances for exact outcomes (see ``NOISE_FREE_VARIANCE``)."""
+def _fixed_noise(train_y: torch.Tensor, stand_ins: int) -> torch.Tensor:
+    """``n x m`` noise variances: ``NOISE_FREE_VARIANCE`` of each outcome's variance for
+    measurements, ``STAND_IN_VARIANCE`` of it for the last ``stand_ins`` rows."""
     variance = torch.ones(1, train_y.shape[-1], dtype=train_y.dtype)
     if train_y.shape[0] > 1:
         spread = train_y.var(dim=0, keepdim=True)
         variance = torch.where(spread > 0, spread, variance)
-    return (NOISE_FREE_VARIANCE * variance).expand_as(train_y)
+    relative = torch.full((train_y.shape[0], 1), NOISE_FREE_VARIANCE, dtype=train_y.dtype)
+    relative[train_y.shape[0] - stand_ins :] = STAND_IN_VARIANCE
+    return relative * variance
 
 
 def describe(model: SingleTaskGP) -> dict[str, list[float] | float]:

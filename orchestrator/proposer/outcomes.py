@@ -49,8 +49,7 @@ class OutcomeModel:
 def outcome_model(campaign: Campaign) -> OutcomeModel:
     """The columns a multi-objective or outcome-constrained campaign models."""
     constraints = campaign.parsed_outcome_constraints()
-    columns = [o.name for o in campaign.objectives]
-    columns += [c.name for c in constraints if c.name not in columns]
+    columns = campaign.modelled_quantities
     callables = []
     for constraint in constraints:
         index, bound = columns.index(constraint.name), constraint.bound

@@ -305,6 +305,7 @@ class Proposer:
                 bounds,
                 self._categorical_features,
                 noise_free=campaign.noise_free,
+                stand_ins=len(failed),
             )
             fitted = time.perf_counter()
             acquisition = (
@@ -355,18 +356,27 @@ class Proposer:
     @cached_property
     def _categorical_features(self) -> dict[int, Any]:
         """Encoded column → the model's features of that categorical's values: from its
-        descriptor table, else one-hot."""
+        descriptor table, else one-hot; one constant column for a parameter that holds a
+        single value throughout (more columns would only shift the lengthscale priors,
+        which BoTorch scales with the number of inputs)."""
+        import torch
+
         from orchestrator.proposer.descriptors import descriptor_features, one_hot_features
 
-        return {
-            self.encoding.column(p.name): (
-                descriptor_features(self.descriptors[p.name], _dtype())
-                if p.name in self.descriptors
-                else one_hot_features(len(p.values), _dtype())
-            )
-            for p in self.campaign.space
-            if isinstance(p, CategoricalParameter)
-        }
+        features = {}
+        for p in self.campaign.space:
+            if not isinstance(p, CategoricalParameter):
+                continue
+            held = {p.fixed} if p.fixed is not None else set(p.values)
+            held |= {o.parameters[p.name] for o in self.prior}
+            if len(held) == 1:
+                table = torch.zeros(len(p.values), 1, dtype=_dtype())
+            elif p.name in self.descriptors:
+                table = descriptor_features(self.descriptors[p.name], _dtype())
+            else:
+                table = one_hot_features(len(p.values), _dtype())
+            features[self.encoding.column(p.name)] = table
+        return features
 
     def _encode(self, points: Sequence[Mapping[str, ParameterValue]]) -> Any:
         import torch

@@ -169,4 +169,4 @@ def test_ax_arms_without_ax_say_what_is_missing(tmp_path: Path) -> None:
         env=without_ax(tmp_path),
     )
     assert completed.returncode == 2
-    assert "every arm but tansaku needs Ax" in completed.stderr
+    assert "every arm but the tansaku arms needs Ax" in completed.stderr

@@ -102,10 +102,11 @@ def test_a_valid_campaign_loads_with_defaults(tmp_path: Path) -> None:
         (
             (
                 "goal: maximize}",
-                "goal: maximize, noise_free: true}\n    outcomes:\n      - {name: purity}",
+                "goal: maximize, noise_free: true}\n    outcomes:\n      - {name: purity}\n"
+                "    outcome_constraints: ['purity >= 0.9']",
             ),
             "campaign.yaml:1:1: noise_free is set on yield_pct but not on purity: one model "
-            "fits every measured quantity, so set it on all of them or on none",
+            "fits them together, so set it on all of them or on none",
         ),
     ],
 )

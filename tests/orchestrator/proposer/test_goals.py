@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from pydantic import ValidationError
 
 from orchestrator.campaign.schema import Campaign, Objective
 from orchestrator.proposer import Observation, Proposer
+from orchestrator.proposer.model import fit_model
 
 
 def one_dimensional(objective: dict, failures: str = "avoid") -> Campaign:
@@ -76,16 +78,50 @@ def test_failed_experiments_steer_proposals_away_from_where_the_space_fails() ->
     assert avoided <= 2 < ignored
 
 
-def test_exact_measurements_are_fitted_without_a_noise_estimate() -> None:
-    """``noise_free`` fixes the model's noise far below what it would infer (the ledger's
-    hyperparameters show which)."""
-    observations = [
-        Observation({"x": x}, (x - 0.37) ** 2) for x in (0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95)
-    ]
-    noise = {}
-    for exact in (False, True):
-        proposer = Proposer(one_dimensional({"goal": "minimize", "noise_free": exact}))
-        (proposal,) = proposer.suggest(1, observations, proposed_so_far=len(observations))
-        noise[exact] = proposal.details["hyperparameters"]["noise"]
-    assert noise[True] == pytest.approx(1e-6)  # of the outcome's variance
-    assert noise[False] >= 1e-4  # BoTorch's floor for an inferred noise level
+def bowl(x: float) -> float:
+    return (x - 0.37) ** 2
+
+
+BOWL = [Observation({"x": x}, bowl(x)) for x in (0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95)]
+
+
+def test_a_noise_free_model_passes_through_its_measurements() -> None:
+    train_x = torch.tensor([[o.parameters["x"]] for o in BOWL], dtype=torch.float64)
+    train_y = torch.tensor([[o.value] for o in BOWL], dtype=torch.float64)
+    bounds = torch.tensor([[0.0], [1.0]], dtype=torch.float64)
+    for noise_free in (True, False):
+        model = fit_model(train_x, train_y, bounds, noise_free=noise_free)
+        with torch.no_grad():
+            miss = (model.posterior(train_x).mean - train_y).abs().max()
+        if noise_free:
+            assert miss < 1e-3 * train_y.std()
+    # Told nothing, the model takes part of the curve for noise and misses the data.
+    assert miss > 1e-3 * train_y.std()
+
+
+def test_a_failed_experiment_does_not_bend_a_noise_free_model() -> None:
+    """The stand-in value of a failure next to the best point is a guess: the model may
+    miss it rather than pass through it with a kink (a collapsed lengthscale)."""
+    proposer = Proposer(one_dimensional({"goal": "minimize", "noise_free": True}))
+    (proposal,) = proposer.suggest(1, BOWL, proposed_so_far=8, failed=[{"x": 0.38}])
+    (lengthscale,) = proposal.details["hyperparameters"]["lengthscale"]
+    assert lengthscale > 0.1
+
+
+def test_noise_free_is_asked_of_every_quantity_the_model_fits() -> None:
+    def campaign(outcome_constraints: list[str]) -> Campaign:
+        return Campaign.model_validate(
+            {
+                "name": "exact",
+                "budget": {"experiments": 5},
+                "space": [{"name": "x", "type": "continuous", "bounds": [0, 1]}],
+                "objectives": [{"name": "y", "goal": "minimize", "noise_free": True}],
+                "outcomes": [{"name": "purity"}],
+                "outcome_constraints": outcome_constraints,
+                "driver": {"type": "simulated"},
+            }
+        )
+
+    assert campaign([]).noise_free  # purity is reported, but not modelled
+    with pytest.raises(ValidationError, match="set on y but not on purity"):
+        campaign(["purity >= 0.9"])
