@@ -38,14 +38,15 @@ driver:
 """
 
 
-def campaign(tmp_path: Path, described: bool):
+def campaign(tmp_path: Path, described: bool, fixed: str | None = None):
     table = "solvent,polarity,molar_mass\n" + "".join(
         f"{name},{p},{50 + 3 * p}\n" for name, p in POLARITY.items()
     )
     (tmp_path / "solvents.csv").write_text(table)
     text = CAMPAIGN.format(
         values=", ".join(POLARITY),
-        descriptors="descriptors: {path: solvents.csv}" if described else "",
+        descriptors=("descriptors: {path: solvents.csv}" if described else "")
+        + (f"\n    fixed: {fixed}" if fixed else ""),
     )
     (tmp_path / "campaign.yaml").write_text(textwrap.dedent(text))
     return load_campaign(tmp_path / "campaign.yaml")
@@ -91,6 +92,15 @@ def test_without_descriptors_each_value_is_its_own_category(tmp_path: Path) -> N
     assert proposal.method == "gp" and proposal.parameters["solvent"] in POLARITY
     # One-hot: temperature plus one indicator per solvent, each with its own lengthscale.
     assert len(proposal.details["hyperparameters"]["lengthscale"]) == 1 + len(POLARITY)
+
+
+def test_a_categorical_held_at_one_value_is_one_constant_input(tmp_path: Path) -> None:
+    loaded = campaign(tmp_path, described=False, fixed="ox")
+    seen = [Observation({**o.parameters, "solvent": "ox"}, o.value) for o in measured(1, 3, 5)]
+    (proposal,) = Proposer(loaded.campaign).suggest(1, seen, proposed_so_far=len(seen))
+    assert proposal.parameters["solvent"] == "ox"
+    # Temperature and one constant column, not ten indicator columns that never change.
+    assert len(proposal.details["hyperparameters"]["lengthscale"]) == 2
 
 
 def test_a_proposer_needs_exactly_the_tables_the_campaign_names(tmp_path: Path) -> None:
