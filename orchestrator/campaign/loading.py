@@ -16,11 +16,9 @@ from drivers.base import CampaignContext, DriverConfig, ParameterValue
 from drivers.registry import UnknownDriverError, load_driver
 from orchestrator.campaign.candidates import read_candidates
 from orchestrator.campaign.descriptors import DescriptorTable, read_descriptors
-from orchestrator.campaign.files import CampaignFileError
+from orchestrator.campaign.files import CampaignFileError, Location
 from orchestrator.campaign.prior import PriorMeasurement, read_prior
 from orchestrator.campaign.schema import Campaign, CategoricalParameter, campaign_model_for
-
-Location = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
