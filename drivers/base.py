@@ -16,6 +16,7 @@ from typing import ClassVar, Literal, Protocol, runtime_checkable
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
 from drivers.units import Duration
+from drivers.yaml_document import Location, Problem
 
 ParameterValue = float | int | str
 """A parameter's value as the instrument sees it: a number, or a categorical's label."""
@@ -48,10 +49,12 @@ class DriverConfig(BaseModel):
         ),
     )
 
-    def problems(self, context: CampaignContext) -> list[tuple[tuple[str | int, ...], str]]:
+    def problems(self, context: CampaignContext) -> list[tuple[Location, str] | Problem]:
         """Inconsistencies between this section and the rest of the campaign.
 
-        Returns ``(location inside this section, message)`` pairs; empty when all is well.
+        Returns ``(location inside this section, message)`` pairs, or a :class:`Problem`
+        already placed in a file of the driver's own (a protocol file); empty when all
+        is well.
         """
         del context
         return []

@@ -27,10 +27,10 @@ from drivers.base import (
     Measurement,
 )
 from drivers.units import Duration
+from drivers.yaml_document import Location
 from simulators.benchmarks import BENCHMARKS
 from simulators.dataset import read_header
 
-Location = tuple[str | int, ...]
 Simulator = Callable[[Mapping[str, float | int | str]], float | Mapping[str, float]]
 """A model of the instrument: one reading, or readings by name when it measures several."""
 

@@ -15,8 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.base import CampaignContext, DriverConfig
 from drivers.units import Duration
-
-Location = tuple[str | int, ...]
+from drivers.yaml_document import Location
 
 
 class _Section(BaseModel):

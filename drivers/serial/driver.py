@@ -19,8 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from drivers.base import CampaignContext, DriverConfig, Experiment, InstrumentError, Measurement
 from drivers.serial.link import DeviceLink, Transcript
 from drivers.serial.protocol import Command, Poll, Protocol, template_fields
-
-Location = tuple[str | int, ...]
+from drivers.yaml_document import Location
 
 
 class SerialDevice(BaseModel):

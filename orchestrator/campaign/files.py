@@ -14,10 +14,11 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from drivers.yaml_document import Location
+
 MAX_LISTED = 5
 """Problems (bad lines, missing values) named in one message; the rest are counted."""
 
-Location = tuple[str | int, ...]
 
 
 class CampaignFileError(ValueError):

@@ -3,47 +3,25 @@
 from __future__ import annotations
 
 import types
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from drivers.base import CampaignContext, DriverConfig, ParameterValue
 from drivers.registry import UnknownDriverError, load_driver
+from drivers.yaml_document import DocumentError, Location, Problem, YamlDocument
 from orchestrator.campaign.candidates import read_candidates
 from orchestrator.campaign.descriptors import DescriptorTable, read_descriptors
-from orchestrator.campaign.files import CampaignFileError, Location
+from orchestrator.campaign.files import CampaignFileError
 from orchestrator.campaign.prior import PriorMeasurement, read_prior
 from orchestrator.campaign.schema import Campaign, CategoricalParameter, campaign_model_for
 
 
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with a campaign file."""
-
-    file: Path
-    line: int
-    column: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}:{self.column}"
-        if not self.field:
-            return f"{where}: {self.message}"
-        return f"{where}: {self.field}: {self.message}"
-
-
-class CampaignError(ValueError):
+class CampaignError(DocumentError):
     """A campaign file that cannot be run; ``problems`` lists every reason."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(problem) for problem in problems))
 
 
 @dataclass(frozen=True)
@@ -110,7 +88,10 @@ def load_campaign(path: Path) -> LoadedCampaign:
 
 def parse_campaign(text: str, path: Path) -> LoadedCampaign:
     """Validate campaign ``text``; ``path`` names it in messages and anchors relative paths."""
-    document = _YamlDocument.parse(text, path)
+    try:
+        document = YamlDocument.parse(text, path)
+    except DocumentError as error:
+        raise CampaignError(error.problems) from None
     data = document.data
     if not isinstance(data, dict):
         raise CampaignError(
@@ -139,9 +120,14 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
 
     loaded = LoadedCampaign(campaign, path, text)
     context = loaded.context()
-    cross_checks = [
-        (("driver", *loc), message) for loc, message in campaign.driver.problems(context)
-    ]
+    # A driver's own files (a serial protocol) place their problems themselves.
+    placed: list[Problem] = []
+    cross_checks: list[tuple[Location, str]] = []
+    for found in campaign.driver.problems(context):
+        if isinstance(found, Problem):
+            placed.append(found)
+        else:
+            cross_checks.append((("driver", *found[0]), found[1]))
     if campaign.dry_run is not None:
         cross_checks += [
             (("dry_run", "simulator", *loc), message)
@@ -166,13 +152,15 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
                     (("space", index, "descriptors", *loc), message)
                     for loc, message in error.problems
                 ]
-    if cross_checks:
-        raise CampaignError([document.problem(loc, message) for loc, message in cross_checks])
+    if cross_checks or placed:
+        raise CampaignError(
+            [*placed, *(document.problem(loc, message) for loc, message in cross_checks)]
+        )
     return loaded
 
 
 def _driver_config_model(
-    section: object, document: _YamlDocument, problems: list[Problem]
+    section: object, document: YamlDocument, problems: list[Problem]
 ) -> type[DriverConfig]:
     if not isinstance(section, dict) or not isinstance(section.get("type"), str):
         return _AnyDriver  # the schema itself reports the missing or malformed `type`
@@ -181,93 +169,6 @@ def _driver_config_model(
     except UnknownDriverError as error:
         problems.append(document.problem(("driver", "type"), str(error)))
         return _AnyDriver
-
-
-@dataclass(frozen=True)
-class _YamlDocument:
-    """A safely loaded YAML document and the line and column of each key and item."""
-
-    path: Path
-    data: Any
-    marks: dict[Location, tuple[int, int]]
-    problems: tuple[Problem, ...]
-
-    @classmethod
-    def parse(cls, text: str, path: Path) -> _YamlDocument:
-        loader = yaml.SafeLoader(text)
-        try:
-            root = loader.get_single_node()
-            data = None if root is None else loader.construct_document(root)
-        except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            problem = error.problem or error.context or "invalid YAML"
-            raise CampaignError(
-                [Problem(path, line, column, "", f"invalid YAML: {problem}")]
-            ) from None
-        except yaml.YAMLError as error:
-            raise CampaignError([Problem(path, 1, 1, "", f"invalid YAML: {error}")]) from None
-        finally:
-            loader.dispose()
-        marks: dict[Location, tuple[int, int]] = {(): (1, 1)}
-        duplicates: list[Problem] = []
-        if root is not None:
-            for location, node, is_repeat in _walk(root, ()):
-                # The last of repeated keys is the one safe_load keeps.
-                marks[location] = (node.start_mark.line + 1, node.start_mark.column + 1)
-                if is_repeat:
-                    line, column = node.start_mark.line + 1, node.start_mark.column + 1
-                    duplicates.append(
-                        Problem(
-                            path,
-                            line,
-                            column,
-                            _field_name(location),
-                            "this key appears twice in the same section",
-                        )
-                    )
-        return cls(path, data, marks, tuple(duplicates))
-
-    def problem(self, loc: Location, message: str) -> Problem:
-        """A problem at pydantic location ``loc``, placed on the nearest line of the file."""
-        found: Location = ()
-        for position, part in enumerate(loc):
-            if (*found, part) in self.marks:
-                found = (*found, part)
-            elif position == len(loc) - 1 and not self._is_union_tag(found, part):
-                # A key that should be there but is not: name it, point at its section.
-                line, column = self.marks[found]
-                return Problem(self.path, line, column, _field_name((*found, part)), message)
-            # Otherwise `part` is a union tag pydantic inserts (e.g. 'continuous'): skip it.
-        line, column = self.marks[found]
-        return Problem(self.path, line, column, _field_name(found), message)
-
-    def _is_union_tag(self, location: Location, part: str | int) -> bool:
-        section = self.data
-        for key in location:
-            section = section[key]
-        return isinstance(section, dict) and section.get("type") == part
-
-
-def _walk(node: yaml.Node, location: Location) -> Iterator[tuple[Location, yaml.Node, bool]]:
-    if isinstance(node, yaml.MappingNode):
-        seen: set[str] = set()
-        for key_node, value_node in node.value:
-            key = key_node.value
-            yield (*location, key), key_node, key in seen
-            seen.add(key)
-            yield from _walk(value_node, (*location, key))
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            yield (*location, index), item, False
-            yield from _walk(item, (*location, index))
-
-
-def _field_name(location: Location) -> str:
-    text = ""
-    for part in location:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
 
 
 def _explain(error: Any, model: type[BaseModel]) -> str:
