@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.campaign.expressions import parse_outcome_constraint
+from orchestrator.campaign.expressions import OutcomeConstraint, parse_outcome_constraint
 from orchestrator.campaign.schema import Objective
 from orchestrator.ledger import CampaignRecord, ExperimentRecord, Ledger, PriorRecord
 
@@ -66,28 +67,21 @@ class CampaignSummary:
         return [o.name for o in self.objectives] + [o["name"] for o in outcomes]
 
     @property
-    def feasible(self) -> list[ExperimentRecord]:
-        """Successful experiments that meet every outcome constraint."""
-        constraints = [
+    def outcome_constraints(self) -> list[OutcomeConstraint]:
+        return [
             parse_outcome_constraint(text, self.measured)
             for text in self.record.snapshot.get("outcome_constraints", [])
         ]
-        return [
-            e
-            for e in self.experiments
-            if e.status == "done"
-            and e.objective is not None
-            and all(c.is_satisfied(e.values or {}) for c in constraints)
-        ]
+
+    @property
+    def feasible(self) -> list[ExperimentRecord]:
+        """Successful experiments that meet every outcome constraint."""
+        return feasible_experiments(self.experiments, self.outcome_constraints)
 
     @property
     def best(self) -> ExperimentRecord | None:
         """The best feasible experiment by the first objective (the earliest, on ties)."""
-        feasible = self.feasible
-        if not feasible:
-            return None
-        objective = self.objectives[0]
-        return max(feasible, key=lambda e: (objective.score(float(e.objective or 0.0)), -e.id))
+        return best_experiment(self.experiments, self.objectives[0], self.outcome_constraints)
 
     @property
     def pareto_front(self) -> list[ExperimentRecord]:
@@ -132,6 +126,35 @@ class CampaignSummary:
             ),
             timedelta(0),
         )
+
+
+def feasible_experiments(
+    experiments: Sequence[ExperimentRecord], constraints: Sequence[OutcomeConstraint]
+) -> list[ExperimentRecord]:
+    """Successful experiments that meet every outcome constraint."""
+    return [
+        e
+        for e in experiments
+        if e.status == "done"
+        and e.objective is not None
+        and all(c.is_satisfied(e.values or {}) for c in constraints)
+    ]
+
+
+def best_experiment(
+    experiments: Sequence[ExperimentRecord],
+    objective: Objective,
+    constraints: Sequence[OutcomeConstraint],
+) -> ExperimentRecord | None:
+    """The best feasible experiment by ``objective``, the earliest on ties.
+
+    The one definition of "best" that the stop rules, ``status``, ``export`` and reports
+    share: an experiment that misses an outcome constraint is never the best.
+    """
+    feasible = feasible_experiments(experiments, constraints)
+    if not feasible:
+        return None
+    return max(feasible, key=lambda e: (objective.score(float(e.objective or 0.0)), -e.id))
 
 
 def summarize(ledger: Ledger) -> CampaignSummary | None:

@@ -28,9 +28,10 @@ from drivers.base import (
     ParameterValue,
 )
 from orchestrator.campaign import LoadedCampaign
-from orchestrator.campaign.schema import Objective, StopRules
+from orchestrator.campaign.schema import Campaign
 from orchestrator.ledger import ExperimentRecord, Ledger
 from orchestrator.proposer import Observation, Proposal, Proposer
+from orchestrator.report import best_experiment
 
 logger = logging.getLogger("tansaku.flow")
 
@@ -287,16 +288,14 @@ def stop_reason(
         return f"budget reached: {len(records)} of {budget.experiments} experiments"
     if budget.wall_clock is not None and now - clock_start >= budget.wall_clock:
         return f"deadline reached: {budget.wall_clock} on the instrument clock"
-    return _stop_rule_fired(campaign.stop, campaign.objective, records)
+    return _stop_rule_fired(campaign, records)
 
 
-def _stop_rule_fired(
-    rules: StopRules, objective: Objective, records: Sequence[ExperimentRecord]
-) -> str | None:
-    measured = [r for r in records if r.status == "done" and r.objective is not None]
-    if not measured:
+def _stop_rule_fired(campaign: Campaign, records: Sequence[ExperimentRecord]) -> str | None:
+    rules, objective = campaign.stop, campaign.objective
+    best = best_experiment(records, objective, campaign.parsed_outcome_constraints())
+    if best is None:
         return None
-    best = max(measured, key=lambda r: (objective.score(r.objective), -r.id))
     target = rules.objective_reaches
     # In score units (larger is better): a value, a negated value, or a negated distance.
     threshold = None if target is None else (target if objective.goal == "maximize" else -target)

@@ -14,7 +14,12 @@ from orchestrator.ledger import ExperimentRecord
 START = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
 
-def campaign(goal: str = "maximize", stop: str = "{}", budget: str = "{experiments: 20}"):
+def campaign(
+    goal: str = "maximize",
+    stop: str = "{}",
+    budget: str = "{experiments: 20}",
+    outcomes: str = "",
+):
     text = f"""
 name: stops
 budget: {budget}
@@ -23,6 +28,7 @@ space:
   - {{name: x, type: continuous, bounds: [0, 1]}}
 objectives:
   - {{name: y, goal: {goal}}}
+{outcomes}
 driver:
   type: simulated
   simulator: {{type: function, function: "math:sin"}}
@@ -30,7 +36,7 @@ driver:
     return parse_campaign(text, Path("stops.yaml"))
 
 
-def records(*values: float | None) -> list[ExperimentRecord]:
+def records(*values: float | None, stability: float = 1.0) -> list[ExperimentRecord]:
     """Finished experiments with these values in id order; ``None`` is a failed one."""
     return [
         ExperimentRecord(
@@ -44,6 +50,7 @@ def records(*values: float | None) -> list[ExperimentRecord]:
             proposed_at=START,
             updated_at=START,
             objective=value,
+            values=None if value is None else {"y": value, "stability": stability},
         )
         for i, value in enumerate(values, start=1)
     ]
@@ -87,3 +94,22 @@ def test_a_tie_is_no_improvement() -> None:
     assert stop_reason(loaded, records(1.0, 1.0, 1.0), START, START).startswith(
         "no improvement for 2"
     )
+
+
+def test_an_experiment_that_misses_an_outcome_constraint_never_reaches_the_target() -> None:
+    loaded = campaign(
+        stop="{objective_reaches: 0.9, no_improvement_for: 2}",
+        outcomes='outcomes: [{name: stability}]\noutcome_constraints: ["stability >= 0.8"]',
+    )
+    unstable = records(0.2, 0.95, stability=0.1)
+    assert stop_reason(loaded, unstable, START, START) is None
+    stable = records(0.2, 0.95, stability=0.9)
+    assert stop_reason(loaded, stable, START, START).startswith("target reached: y = 0.95")
+
+
+def test_without_a_feasible_experiment_no_improvement_does_not_fire() -> None:
+    loaded = campaign(
+        stop="{no_improvement_for: 2}",
+        outcomes='outcomes: [{name: stability}]\noutcome_constraints: ["stability >= 0.8"]',
+    )
+    assert stop_reason(loaded, records(0.5, 0.6, 0.7, stability=0.1), START, START) is None
