@@ -16,7 +16,7 @@ from pathlib import Path
 
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.runtime import flow_run
+from prefect.runtime import flow_run, task_run
 from prefect.states import State
 
 from drivers.base import (
@@ -63,10 +63,21 @@ def _is_instrument_error(task: object, task_run: object, state: State) -> bool:
 
 
 @task(cache_policy=NO_CACHE, persist_result=False, retry_condition_fn=_is_instrument_error)
-def measure(driver: Driver, experiment: Experiment) -> tuple[Measurement, float]:
-    """Run one experiment on the instrument; returns the measurement and the wall time."""
+def measure(driver: Driver, experiment: Experiment, ledger: Ledger) -> tuple[Measurement, float]:
+    """Run one experiment on the instrument; returns the measurement and the wall time.
+
+    Prefect retries the task after an instrument error; the ledger counts every attempt
+    and keeps each failed attempt's reason, so a retried experiment shows what happened.
+    """
+    attempt = task_run.get_run_count()
+    if attempt > 1:
+        ledger.mark_running(experiment.id, note=f"attempt {attempt}: retrying")
     started = time.perf_counter()
-    measurement = driver.run(experiment)
+    try:
+        measurement = driver.run(experiment)
+    except InstrumentError as error:
+        ledger.record_failed_attempt(experiment.id, f"attempt {attempt} failed: {error}")
+        raise
     return measurement, time.perf_counter() - started
 
 
@@ -134,7 +145,7 @@ class _Loop:
                 self.ledger.mark_running(experiment.id)
                 state = measure_with_retries.with_options(
                     task_run_name=f"measure-{experiment.label}"
-                )(driver, experiment, return_state=True)
+                )(driver, experiment, self.ledger, return_state=True)
                 if state.is_completed():
                     measurement, seconds = state.result()
                     self._record(experiment.id, measurement, seconds)

@@ -316,8 +316,8 @@ class Ledger:
                 _transition(connection, experiment_id, "proposed", now, None)
         return ids
 
-    def mark_running(self, experiment_id: int) -> None:
-        """The driver is about to start this experiment."""
+    def mark_running(self, experiment_id: int, note: str | None = None) -> None:
+        """The driver is about to start an attempt at this experiment (a retry counts too)."""
         now = utcnow()
         with self._write() as connection:
             connection.execute(
@@ -327,7 +327,12 @@ class Ledger:
                     status="running", attempts=tables.experiments.c.attempts + 1, updated_at=now
                 )
             )
-            _transition(connection, experiment_id, "running", now, None)
+            _transition(connection, experiment_id, "running", now, note)
+
+    def record_failed_attempt(self, experiment_id: int, reason: str) -> None:
+        """An attempt failed; the experiment stays running until its retries decide."""
+        with self._write() as connection:
+            _transition(connection, experiment_id, "running", utcnow(), reason)
 
     def record_result(
         self,
