@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:  # imported where used, to keep `tansaku --help` and `validate` fast
     from orchestrator.campaign import LoadedCampaign
@@ -31,6 +32,7 @@ app.add_typer(server_app, name="server")
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
 
+FAILED = 1
 REFUSED = 2
 INTERRUPTED = 130
 
@@ -43,9 +45,14 @@ class ExportFormat(StrEnum):
     parquet = "parquet"
 
 
+def _error(message: str, code: int) -> typer.Exit:
+    # Messages quote paths and file contents: never read them as markup.
+    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    return typer.Exit(code)
+
+
 def _refuse(message: str) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-    return typer.Exit(REFUSED)
+    return _error(message, REFUSED)
 
 
 def _load(path: Path) -> LoadedCampaign:
@@ -103,8 +110,15 @@ def run(
 def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool) -> None:
     from orchestrator.cli.views import ProgressDisplay, summary_panel
     from orchestrator.flows.prefect_server import ServerStartError
-    from orchestrator.flows.runner import LOG_FILE, run_campaign
-    from orchestrator.ledger import Ledger, LedgerMismatchError, RunDirectoryBusyError
+    from orchestrator.flows.runner import LOG_FILE, InstrumentUnavailableError, run_campaign
+    from orchestrator.ledger import (
+        Ledger,
+        LedgerMismatchError,
+        LedgerUnreadableError,
+        LedgerWriteError,
+        RunDirectoryBusyError,
+        RunDirectoryUnwritableError,
+    )
 
     display = ProgressDisplay(out)
     mode = "dry run" if dry_run else "run"
@@ -119,9 +133,10 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool) -> None:
         outcome = run_campaign(loaded, run_dir, dry_run, on_ready=on_ready)
     except (LedgerMismatchError, RunDirectoryBusyError) as error:
         raise _refuse(f"{run_dir}: {error}") from None
-    except ServerStartError as error:
-        err.print(f"[bold red]error:[/] {error}")
-        raise typer.Exit(1) from None
+    except (LedgerUnreadableError, RunDirectoryUnwritableError) as error:
+        raise _refuse(str(error)) from None
+    except (ServerStartError, InstrumentUnavailableError, LedgerWriteError) as error:
+        raise _error(str(error), FAILED) from None
     except KeyboardInterrupt:
         display.stop()
         err.print("[yellow]Interrupted.[/] Run the same command again to resume.")
@@ -135,12 +150,12 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool) -> None:
 
 def _read_summary(run_dir: Path) -> CampaignSummary:
     """The summary of the campaign in ``run_dir``; exit 2 if there is none."""
-    from orchestrator.ledger import Ledger
+    from orchestrator.ledger import Ledger, LedgerUnreadableError, LedgerWriteError
     from orchestrator.report import summarize
 
     try:
         ledger = Ledger.open(run_dir, create=False)
-    except FileNotFoundError as error:
+    except (FileNotFoundError, LedgerUnreadableError, LedgerWriteError) as error:
         raise _refuse(str(error)) from None
     try:
         summary = summarize(ledger)
@@ -180,11 +195,20 @@ def export(
     from orchestrator.report import experiment_rows
 
     frame = pd.DataFrame(experiment_rows(_read_summary(run_dir)))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    if format is ExportFormat.csv:
-        frame.to_csv(output, index=False)
-    else:
-        frame.to_parquet(output, index=False)
+    # Written beside the target and renamed, so a full disk leaves no half-written file.
+    partial = output.with_name(f".{output.name}.partial")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        if format is ExportFormat.csv:
+            frame.to_csv(partial, index=False)
+        else:
+            frame.to_parquet(partial, index=False)
+        partial.replace(output)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise _refuse(
+            f"cannot write {output} ({error.strerror or error}); nothing was written"
+        ) from None
     out.print(f"wrote {len(frame)} experiments to {output}")
 
 

@@ -8,6 +8,7 @@ started in the background) while torch is still unloaded.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -20,11 +21,11 @@ from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
-from drivers.base import AsyncDriver, Driver
+from drivers.base import AsyncDriver, Driver, InstrumentError
 from drivers.registry import load_driver
 from drivers.simulated import SimulatedDriver, SimulatedDriverConfig
 from orchestrator.campaign import CategoricalParameter, LoadedCampaign
-from orchestrator.ledger import Ledger, PriorRecord, RunDirectoryLock
+from orchestrator.ledger import Ledger, LedgerWriteError, PriorRecord, RunDirectoryLock
 
 LOG_FILE = "tansaku.log"
 logger = logging.getLogger("tansaku.run")
@@ -32,6 +33,10 @@ logger = logging.getLogger("tansaku.run")
 
 class DryRunUnavailableError(ValueError):
     """``--dry-run`` on a campaign that declares no simulator."""
+
+
+class InstrumentUnavailableError(RuntimeError):
+    """The instrument could not be connected to at the start of a run."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,6 @@ def run_campaign(
     before the first experiment, e.g. to start a progress display.
     """
     check_dry_run(loaded, dry_run)
-    run_dir.mkdir(parents=True, exist_ok=True)
     with RunDirectoryLock(run_dir):
         _route_logs(run_dir / LOG_FILE)
         prefect_ui, api_url = _prefect_api()
@@ -128,8 +132,16 @@ def _run_locked(
         on_ready(ledger, prefect_ui)
     session = ledger.start_session()
     outcome = "crashed"
-    driver.connect()
     try:
+        try:
+            driver.connect()
+        except InstrumentError as error:
+            outcome = "failed"
+            raise InstrumentUnavailableError(
+                f"cannot connect to the instrument: {error}. Check that it is plugged in, "
+                "switched on and named correctly in the campaign, then run again; "
+                "nothing was measured."
+            ) from None
         with (
             _sigterm_as_interrupt(),
             temporary_settings(updates={PREFECT_API_URL: api_url} if api_url else {}),
@@ -143,9 +155,15 @@ def _run_locked(
     except KeyboardInterrupt:
         outcome = "interrupted"
         raise
+    except LedgerWriteError:
+        outcome = "failed"
+        raise
     finally:
         driver.close()
-        ledger.end_session(session, outcome)
+        # A ledger that cannot be written cannot take the outcome either; the next run
+        # finds the session open and records it as died.
+        with contextlib.suppress(LedgerWriteError):
+            ledger.end_session(session, outcome)
 
 
 def _mark_crashed(flow_run_ids: list[str]) -> None:
@@ -208,6 +226,8 @@ def _route_logs(log_file: Path) -> None:
     os.environ["PREFECT_LOGGING_HANDLERS_FILE_FILENAME"] = str(log_file.resolve())
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     logging.captureWarnings(True)
+    # A log line that cannot be written (a full disk) must not print a traceback.
+    logging.raiseExceptions = False
 
 
 def _prefect_api() -> tuple[str | None, str | None]:

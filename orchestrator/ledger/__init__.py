@@ -6,9 +6,16 @@ from orchestrator.ledger.ledger import (
     ExperimentRecord,
     Ledger,
     LedgerMismatchError,
+    LedgerUnreadableError,
+    LedgerWriteError,
     PriorRecord,
 )
-from orchestrator.ledger.lock import RunDirectoryBusyError, RunDirectoryLock, is_held
+from orchestrator.ledger.lock import (
+    RunDirectoryBusyError,
+    RunDirectoryLock,
+    RunDirectoryUnwritableError,
+    is_held,
+)
 
 __all__ = [
     "LEDGER_FILE",
@@ -16,8 +23,11 @@ __all__ = [
     "ExperimentRecord",
     "Ledger",
     "LedgerMismatchError",
+    "LedgerUnreadableError",
+    "LedgerWriteError",
     "PriorRecord",
     "RunDirectoryBusyError",
     "RunDirectoryLock",
+    "RunDirectoryUnwritableError",
     "is_held",
 ]

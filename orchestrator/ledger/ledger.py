@@ -17,7 +17,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    event,
+    func,
+    insert,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from orchestrator.ledger import tables
@@ -33,6 +44,20 @@ def utcnow() -> datetime:
 
 class LedgerMismatchError(ValueError):
     """The run directory holds another campaign, or the same one in another mode."""
+
+
+class LedgerUnreadableError(ValueError):
+    """The ledger file is there but is no readable ledger: empty, truncated or corrupt.
+
+    Nothing is written over it: it may be the only copy of a campaign's results.
+    """
+
+
+class LedgerWriteError(RuntimeError):
+    """The ledger cannot be written: a read-only or full disk, a vanished directory.
+
+    The transaction that failed was rolled back; everything committed before it stands.
+    """
 
 
 @dataclass(frozen=True)
@@ -91,14 +116,29 @@ class Ledger:
 
     @classmethod
     def open(cls, run_dir: Path, create: bool = True) -> Ledger:
-        """The SQLite ledger in ``run_dir`` (WAL mode, durable commits)."""
+        """The SQLite ledger in ``run_dir`` (WAL mode, durable commits).
+
+        Raises :class:`LedgerUnreadableError` for a file that is not a sound ledger (it is
+        left as it is) and :class:`LedgerWriteError` where a new one cannot be written.
+        """
         path = run_dir / LEDGER_FILE
         if not create and not path.is_file():
             raise FileNotFoundError(f"{run_dir} holds no campaign ledger ({LEDGER_FILE})")
+        if path.is_file() and path.stat().st_size == 0:
+            # SQLite would take an empty file for a new database and start a new campaign
+            # over what may be a truncated copy of a real one.
+            raise LedgerUnreadableError(
+                f"{path} is empty (0 bytes), so it holds no campaign; nothing was written "
+                "over it. Restore it from a backup, or move it away to start the campaign "
+                "afresh in this directory."
+            )
         engine = create_engine(f"sqlite:///{path}")
         event.listen(engine, "connect", _sqlite_pragmas)
-        if create:
-            tables.metadata.create_all(engine)
+        try:
+            _prepare(engine, path, create)
+        except (LedgerUnreadableError, LedgerWriteError):
+            engine.dispose()
+            raise
         return cls(engine)
 
     def close(self) -> None:
@@ -106,8 +146,13 @@ class Ledger:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self.engine.begin() as connection:
-            yield connection
+        try:
+            with self.engine.begin() as connection:
+                yield connection
+        except OperationalError as error:
+            raise LedgerWriteError(
+                _unwritable(Path(str(self.engine.url.database)), error)
+            ) from None
 
     # The campaign ----------------------------------------------------------------------
 
@@ -436,6 +481,42 @@ class Ledger:
         """The instrument clock at the end of the latest result."""
         with self.engine.connect() as connection:
             return connection.execute(select(func.max(tables.results.c.finished_at))).scalar()
+
+
+def _prepare(engine: Engine, path: Path, create: bool) -> None:
+    """Check that ``path`` is a sound ledger, creating its tables if ``create``."""
+    try:
+        with engine.connect() as connection:
+            check = connection.exec_driver_sql("PRAGMA quick_check").scalar()
+        if check != "ok":
+            raise LedgerUnreadableError(_unreadable(path, str(check)))
+        if create:
+            tables.metadata.create_all(engine)
+        elif not inspect(engine).has_table(tables.campaign.name):
+            raise LedgerUnreadableError(_unreadable(path, "it has no campaign table"))
+    except OperationalError as error:
+        raise LedgerWriteError(_unwritable(path, error)) from None
+    except DatabaseError as error:
+        raise LedgerUnreadableError(_unreadable(path, _reason(error))) from None
+
+
+def _reason(error: DatabaseError) -> str:
+    """SQLite's own words, without SQLAlchemy's statement and help link."""
+    return str(error.orig) if error.orig is not None else str(error)
+
+
+def _unreadable(path: Path, reason: str) -> str:
+    return (
+        f"{path} is not a readable tansaku ledger ({reason}); nothing was written to it. "
+        "Restore it from a backup, or use another --run-dir."
+    )
+
+
+def _unwritable(path: Path, error: DatabaseError) -> str:
+    return (
+        f"cannot write the ledger {path} ({_reason(error)}); what was recorded before "
+        "stands. Make the run directory writable or free some space, then run again."
+    )
 
 
 def _transition(

@@ -19,8 +19,17 @@ class RunDirectoryBusyError(RuntimeError):
     """Another live process runs the campaign in this directory."""
 
 
+class RunDirectoryUnwritableError(RuntimeError):
+    """The run directory cannot be created or written (read-only, full, no permission)."""
+
+
 class RunDirectoryLock:
-    """Holds ``run_dir`` for this process; a second holder is refused at once."""
+    """Holds ``run_dir`` for this process; a second holder is refused at once.
+
+    Creates ``run_dir`` if needed. Raises :class:`RunDirectoryBusyError` while another
+    process holds it and :class:`RunDirectoryUnwritableError` where nothing can be
+    written there, before anything else is.
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
@@ -28,6 +37,7 @@ class RunDirectoryLock:
 
     def __enter__(self) -> RunDirectoryLock:
         try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
             self._lock.acquire()
         except Timeout:
             raise RunDirectoryBusyError(
@@ -35,13 +45,26 @@ class RunDirectoryLock:
                 "Wait for it to finish or stop it, then run again; "
                 "`tansaku status` shows its progress meanwhile."
             ) from None
+        except OSError as error:
+            raise self._unwritable(error) from None
         owner = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "since": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        (self.run_dir / OWNER_FILE).write_text(json.dumps(owner))
+        try:
+            (self.run_dir / OWNER_FILE).write_text(json.dumps(owner))
+        except OSError as error:
+            self._lock.release()
+            raise self._unwritable(error) from None
         return self
+
+    def _unwritable(self, error: OSError) -> RunDirectoryUnwritableError:
+        return RunDirectoryUnwritableError(
+            f"cannot write in the run directory {self.run_dir} ({error.strerror or error}); "
+            "make it writable or free some space, or choose another --run-dir. "
+            "Nothing was run."
+        )
 
     def __exit__(
         self,
@@ -67,5 +90,8 @@ def is_held(run_dir: Path) -> bool:
         probe.acquire()
     except Timeout:
         return True
+    except OSError:
+        # Nothing can be written there (read-only, full): no run can be working in it.
+        return False
     probe.release()
     return False
