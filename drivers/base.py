@@ -61,6 +61,18 @@ class DriverConfig(BaseModel):
 
 
 @dataclass(frozen=True)
+class ParameterDomain:
+    """The values a campaign may give one parameter, and the campaign field that says so."""
+
+    where: str
+    """The campaign field that decides them, e.g. ``space[0].bounds`` or ``space[2].fixed``."""
+    bounds: tuple[float, float] | None = None
+    """Any number from the low to the high bound (continuous and integer parameters)."""
+    values: tuple[ParameterValue, ...] = ()
+    """Only these (discrete and categorical parameters, and any fixed one)."""
+
+
+@dataclass(frozen=True)
 class CampaignContext:
     """What a driver may know about the campaign it serves."""
 
@@ -77,6 +89,9 @@ class CampaignContext:
     """Where per-experiment files (transcripts, logs) go; ``None`` while only validating."""
     clock_start: datetime | None = None
     """Where a simulated clock resumes; ``None`` starts a fresh calendar."""
+    domains: Mapping[str, ParameterDomain] = field(default_factory=dict)
+    """Parameter name → the values the campaign may give it (empty when not known), so a
+    driver can check them against its hard limits at validation time."""
 
 
 @dataclass(frozen=True)

@@ -10,14 +10,20 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drivers.base import CampaignContext, DriverConfig, ParameterValue
+from drivers.base import CampaignContext, DriverConfig, ParameterDomain, ParameterValue
 from drivers.registry import UnknownDriverError, load_driver
 from drivers.yaml_document import DocumentError, Location, Problem, YamlDocument
 from orchestrator.campaign.candidates import read_candidates
 from orchestrator.campaign.descriptors import DescriptorTable, read_descriptors
 from orchestrator.campaign.files import CampaignFileError
 from orchestrator.campaign.prior import PriorMeasurement, read_prior
-from orchestrator.campaign.schema import Campaign, CategoricalParameter, campaign_model_for
+from orchestrator.campaign.schema import (
+    Campaign,
+    CategoricalParameter,
+    DiscreteParameter,
+    Parameter,
+    campaign_model_for,
+)
 
 
 class CampaignError(DocumentError):
@@ -68,7 +74,22 @@ class LoadedCampaign:
             seed=campaign.seed,
             run_dir=run_dir,
             clock_start=clock_start,
+            domains={p.name: _domain(i, p) for i, p in enumerate(campaign.space)},
         )
+
+
+def _domain(index: int, parameter: Parameter) -> ParameterDomain:
+    where = f"space[{index}]"
+    if parameter.fixed is not None:
+        # A fixed parameter is only ever sent at that value, whatever its bounds.
+        return ParameterDomain(f"{where}.fixed", values=(parameter.fixed,))
+    if isinstance(parameter, CategoricalParameter):
+        return ParameterDomain(f"{where}.values", values=tuple(parameter.values))
+    if isinstance(parameter, DiscreteParameter):
+        field = "values" if parameter.values is not None else "bounds"
+        return ParameterDomain(f"{where}.{field}", values=tuple(parameter.allowed))
+    low, high = parameter.bounds
+    return ParameterDomain(f"{where}.bounds", bounds=(float(low), float(high)))
 
 
 class _AnyDriver(DriverConfig):
