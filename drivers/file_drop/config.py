@@ -156,7 +156,9 @@ class FileDropConfig(DriverConfig):
                 if other != name and other_path != path and path.is_relative_to(other_path):
                     found.append(((name,), f"lies inside the {other} folder {other_path}"))
         if self.mode == "nimo":
-            return found
+            return found + self._unused_in_nimo()
+        if "nimo" in self.model_fields_set:
+            found.append((("nimo",), "applies to mode: nimo only; remove it or set mode: nimo"))
         found += _unknown_names(("request", "columns"), self.request.columns, context.parameters)
         found += _unknown_names(("result", "columns"), self.result.columns, context.objectives)
         request_fields = [self.request.id_field, self.request.campaign_field]
@@ -168,6 +170,25 @@ class FileDropConfig(DriverConfig):
         result_fields = [result.id_field, result.campaign_field, result.failure_field]
         result_fields += [result.field_of(o) for o in context.objectives]
         found += _repeated(("result",), result_fields)
+        return found
+
+    def _unused_in_nimo(self) -> list[tuple[Location, str]]:
+        """``request:`` and ``result:`` settings, which the NIMS-OS protocol leaves no room for."""
+        fixed = {
+            "request": "the protocol fixes the request file (the line 'input file for machine', "
+            "then one row of parameter values per experiment, in campaign order)",
+            "result": "the protocol fixes 'results.csv' (no header, one row per "
+            "experiment, objective values in campaign order, complete once 'outputend.txt' "
+            "appears)",
+        }
+        found: list[tuple[Location, str]] = []
+        for section, why in fixed.items():
+            if section not in self.model_fields_set:
+                continue
+            keys = sorted(getattr(self, section).model_fields_set) or [None]
+            for key in keys:
+                location: Location = (section,) if key is None else (section, key)
+                found.append((location, f"is not used with mode: nimo, because {why}; remove it"))
         return found
 
 

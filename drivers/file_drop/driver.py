@@ -29,14 +29,8 @@ from drivers.base import (
 )
 from drivers.file_drop import folders
 from drivers.file_drop.config import FileDropConfig
-from drivers.file_drop.formats import (
-    MalformedFile,
-    decode_nimo_results,
-    decode_result,
-    encode_nimo_request,
-    encode_request,
-    request_name,
-)
+from drivers.file_drop.formats import MalformedFile, decode_result, encode_request, request_name
+from drivers.file_drop.nimo import NimoRounds
 from drivers.file_drop.watcher import FolderWatcher
 from drivers.units import format_duration
 
@@ -44,9 +38,6 @@ logger = logging.getLogger("tansaku.file_drop")
 
 IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", "~")
 """Names robots commonly give files they are still writing; never read, never quarantined."""
-NIMO_INPUT_END = "inputend.txt"
-NIMO_OUTPUT_END = "outputend.txt"
-NIMO_RESULTS = "results.csv"
 
 
 @dataclass(frozen=True)
@@ -73,7 +64,12 @@ class FileDropDriver:
         self._archive, self._quarantine = paths["archive"], paths["quarantine"]
         self._pending: dict[int, _Pending] = {}
         self._first_seen: dict[str, tuple[tuple[int, int], float]] = {}
-        self._acknowledged = False
+        self._known_fields = _known_result_fields(config, self._parameters, self._objectives)
+        self._nimo = (
+            NimoRounds(self._campaign, self._parameters, self._objectives, config, paths, self.now)
+            if config.mode == "nimo"
+            else None
+        )
         self._watcher = FolderWatcher([self._inbox, self._outbox], config.watch)
 
     # The driver protocol ---------------------------------------------------------------
@@ -87,8 +83,8 @@ class FileDropDriver:
         return datetime.now(UTC)
 
     def free_slots(self) -> int:
-        if self._config.mode == "nimo":
-            return 0 if self._pending else self._config.slots
+        if self._nimo is not None:
+            return self._nimo.free_slots()
         return self._config.slots - len(self._pending)
 
     def submit(self, experiments: Sequence[Experiment]) -> None:
@@ -97,24 +93,27 @@ class FileDropDriver:
         submitted = self.now()
         deadline = submitted + self._config.time_limit
         try:
-            if self._config.mode == "nimo":
-                self._write_round(experiments)
-            else:
-                for experiment in experiments:
-                    self._write_request(experiment, deadline)
+            if self._nimo is not None:
+                self._nimo.submit(experiments, submitted)
+                return
+            for experiment in experiments:
+                self._write_request(experiment, deadline)
         except OSError as error:
             raise InstrumentError(f"cannot write to the outbox {self._outbox}: {error}") from error
         for experiment in experiments:
             self._pending[experiment.id] = _Pending(experiment, submitted, deadline)
-        self._acknowledged = False
 
     def resume(self, experiment: Experiment, submitted_at: datetime) -> None:
+        if self._nimo is not None:
+            self._nimo.resume(experiment, submitted_at)
+            return
         deadline = submitted_at + self._config.time_limit
         self._pending[experiment.id] = _Pending(experiment, submitted_at, deadline)
 
     def collect(self) -> list[Completion]:
         completions = self._scan()
-        if not completions and self._pending:
+        waiting = self._nimo.round is not None if self._nimo is not None else self._pending
+        if not completions and waiting:
             self._watcher.wait(self._wait_seconds())
             completions = self._scan()
         return completions
@@ -130,9 +129,10 @@ class FileDropDriver:
         folders.write_atomically(self._outbox, request_name(experiment, layout), content)
 
     def _scan(self) -> list[Completion]:
-        scan = self._scan_nimo if self._config.mode == "nimo" else self._scan_inbox
         try:
-            completions = scan()
+            if self._nimo is not None:
+                return self._nimo.scan()
+            completions = self._scan_inbox()
         except OSError as error:
             # A network share can drop out for a while; the experiments keep running.
             logger.warning("cannot read the drop folders (%s); trying again", error)
@@ -150,7 +150,7 @@ class FileDropDriver:
             if layout.complete == "sentinel" and entry.name.endswith(layout.sentinel_suffix):
                 continue
             if entry.is_symlink():
-                self._reject(path, "a symbolic link: tansaku does not follow links")
+                self._reject(path, folders.SYMLINK)
                 continue
             if not entry.name.endswith(layout.suffix):
                 self._reject(path, f"not a {layout.suffix} result file")
@@ -180,7 +180,10 @@ class FileDropDriver:
             content = folders.read_regular_file(path)
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as error:
+        except folders.RefusedFile as error:
+            self._reject(path, str(error))
+            return None
+        except OSError as error:
             self._reject(path, f"unreadable: {error}")
             return None
         try:
@@ -203,6 +206,7 @@ class FileDropDriver:
         if pending is None:
             self._reject(path, self._why_unexpected(result.experiment_id))
             return None
+        self._warn_unknown_fields(result.fields)
         label = pending.experiment.label
         archived = self._archive_result(path, f"{label}{self._config.result.suffix}")
         self._archive_request(request_name(pending.experiment, self._config.request))
@@ -216,6 +220,20 @@ class FileDropDriver:
                 failure=f"the robot reported: {result.failure}" if result.failure else None,
                 raw={"result_file": str(archived), "fields": result.fields},
             ),
+        )
+
+    def _warn_unknown_fields(self, fields: dict[str, str]) -> None:
+        """Say once per field that the robot reports something the campaign does not use."""
+        unknown = sorted(set(fields) - self._known_fields)
+        if not unknown:
+            return
+        self._known_fields |= set(unknown)
+        logger.warning(
+            "result files carry %s, which campaign %s does not know (it measures %s); "
+            "kept in the raw record and not used",
+            ", ".join(repr(name) for name in unknown),
+            self._campaign,
+            ", ".join(self._objectives),
         )
 
     def _why_unexpected(self, experiment_id: int) -> str:
@@ -255,11 +273,7 @@ class FileDropDriver:
         if not expired:
             return []
         limit = format_duration(self._config.time_limit)
-        if self._config.mode == "nimo":
-            round_note = self._withdraw_round()
-            notes = {p.experiment.id: round_note for p in expired}
-        else:
-            notes = {p.experiment.id: self._withdraw(p.experiment) for p in expired}
+        notes = {p.experiment.id: self._withdraw(p.experiment) for p in expired}
         for pending in expired:
             del self._pending[pending.experiment.id]
         return [
@@ -293,106 +307,19 @@ class FileDropDriver:
 
     def _wait_seconds(self) -> float:
         wait = self._config.poll_interval.total_seconds()
-        if self._first_seen:
-            wait = min(wait, self._config.result.stable_for.total_seconds() / 2 + 0.05)
-        if self._config.mode == "nimo" and self._config.nimo.handshake and not self._acknowledged:
-            wait = min(wait, 1.0)
-        next_deadline = min(p.deadline for p in self._pending.values())
-        return max(0.01, min(wait, (next_deadline - self.now()).total_seconds()))
-
-    # NIMS-OS mode -----------------------------------------------------------------------
-
-    def _round_name(self) -> str:
-        """The request file of the round in flight, named by its first and last ids."""
-        return _round_file(self._campaign, list(self._pending))
-
-    def _write_round(self, experiments: Sequence[Experiment]) -> None:
-        ordered = sorted(experiments, key=lambda e: e.id)
-        content = encode_nimo_request(ordered, self._parameters)
-        name = _round_file(self._campaign, [e.id for e in ordered])
-        folders.write_atomically(self._outbox, name, content)
-        folders.write_atomically(self._outbox, NIMO_INPUT_END, b"")
-
-    def _scan_nimo(self) -> list[Completion]:
-        if not self._pending:
-            self._reject_stray_round_output()
-            return []
-        if self._config.nimo.handshake and not self._acknowledged:
-            if not os.path.lexists(self._outbox / NIMO_INPUT_END):
-                self._acknowledged = True
-            else:
-                return self._check_acknowledgement()
-        done_marker = self._inbox / NIMO_OUTPUT_END
-        if not os.path.lexists(done_marker):
-            return []
-        stem = self._round_name().removesuffix(".csv")
-        results = self._inbox / NIMO_RESULTS
-        if not os.path.lexists(results):
-            self._reject(done_marker, f"{NIMO_OUTPUT_END} arrived without {NIMO_RESULTS}")
-            return []
-        ordered = [self._pending[i] for i in sorted(self._pending)]
-        try:
-            rows = decode_nimo_results(
-                folders.read_regular_file(results), len(ordered), self._objectives
-            )
-        except (MalformedFile, ValueError, OSError) as error:
-            self._reject(results, f"malformed: {error} (round {stem})")
-            self._reject(done_marker, f"belongs to the {NIMO_RESULTS} quarantined beside it")
-            return []
-        archived = folders.move_into(results, self._archive / "results", f"{stem}-results.csv")
-        folders.move_into(done_marker, self._archive / "results", f"{stem}-{NIMO_OUTPUT_END}")
-        self._archive_request(self._round_name())
-        if os.path.lexists(self._outbox / NIMO_INPUT_END):
-            folders.move_into(
-                self._outbox / NIMO_INPUT_END, self._archive / "requests", f"{stem}-inputend.txt"
-            )
-        self._pending.clear()
-        finished = self.now()
-        return [
-            Completion(
-                pending.experiment.id,
-                Measurement(
-                    values=values,
-                    started_at=pending.submitted_at,
-                    finished_at=finished,
-                    raw={"result_file": str(archived), "row": row},
-                ),
-            )
-            for row, (pending, values) in enumerate(zip(ordered, rows, strict=True), start=1)
-        ]
-
-    def _check_acknowledgement(self) -> list[Completion]:
-        """With the handshake on: fail the round if the robot never deleted inputend.txt."""
-        submitted = min(p.submitted_at for p in self._pending.values())
-        window = self._config.nimo.acknowledge_within
-        now = self.now()
-        if now - submitted < window:
-            return []
-        withdrawn = self._withdraw_round()
-        failure = (
-            f"the robot did not acknowledge the round (it leaves {NIMO_INPUT_END} in place "
-            f"for longer than {format_duration(window)}); {withdrawn}"
-        )
-        completions = [
-            Completion(p.experiment.id, Measurement({}, p.submitted_at, now, failure))
-            for p in self._pending.values()
-        ]
-        self._pending.clear()
-        return completions
-
-    def _withdraw_round(self) -> str:
-        expired = self._archive / "expired"
-        request = self._outbox / self._round_name()
-        for path in (request, self._outbox / NIMO_INPUT_END):
-            if os.path.lexists(path):
-                folders.move_into(path, expired)
-        return f"round {request.name} withdrawn to {expired}"
-
-    def _reject_stray_round_output(self) -> None:
-        for name in (NIMO_RESULTS, NIMO_OUTPUT_END):
-            path = self._inbox / name
-            if os.path.lexists(path):
-                self._reject(path, "no round in flight: a late or unexpected result")
+        if self._nimo is not None:
+            # The acknowledgement is a file deleted in the outbox: looked for at least every
+            # second, since network shares send no events.
+            current = self._nimo.round
+            if current is not None and self._config.nimo.handshake and not current.acknowledged:
+                wait = min(wait, 1.0)
+            due = self._nimo.wake_within()
+        else:
+            if self._first_seen:
+                wait = min(wait, self._config.result.stable_for.total_seconds() / 2 + 0.05)
+            next_deadline = min(p.deadline for p in self._pending.values())
+            due = (next_deadline - self.now()).total_seconds()
+        return max(0.01, min(wait, due if due is not None else wait))
 
 
 def _id_in_name(name: str, campaign: str) -> int | None:
@@ -401,8 +328,13 @@ def _id_in_name(name: str, campaign: str) -> int | None:
     return int(match[1]) if match else None
 
 
-def _round_file(campaign: str, ids: Sequence[int]) -> str:
-    """``<campaign>-0004-0006.csv`` for a round of experiments 4 to 6."""
-    first, last = min(ids), max(ids)
-    span = f"{first:04d}" if first == last else f"{first:04d}-{last:04d}"
-    return f"{campaign}-{span}.csv"
+def _known_result_fields(
+    config: FileDropConfig, parameters: Sequence[str], objectives: Sequence[str]
+) -> set[str]:
+    """Result fields that need no warning: the layout's own, objectives, echoed parameters."""
+    result, request = config.result, config.request
+    known = {result.id_field, result.campaign_field, result.failure_field}
+    known |= {result.field_of(o) for o in objectives}
+    known |= {request.field_of(p) for p in parameters} | set(parameters)
+    known |= {request.expires_field}
+    return {name for name in known if name}

@@ -10,11 +10,18 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 MAX_RESULT_BYTES = 1 << 20
 """Result files larger than this are not read: no robot writes a megabyte per experiment."""
+SYMLINK = "symbolic link, not followed"
+"""Why a link in the drop folders is quarantined: tansaku never reads through one."""
+
+
+class RefusedFile(ValueError):
+    """A file tansaku will not read: a link, not a regular file, or too large."""
 
 
 def write_atomically(folder: Path, name: str, content: bytes) -> Path:
@@ -65,12 +72,21 @@ def listing(folder: Path) -> Iterator[os.DirEntry[str]]:
 
 
 def read_regular_file(path: Path) -> bytes:
-    """The bytes of ``path``, refusing links and oversized files (``ValueError``)."""
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    """The bytes of ``path``; a link, a pipe or an oversized file raises :class:`RefusedFile`."""
+    try:
+        # O_NONBLOCK: opening a named pipe must not wait for a writer.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        # O_NOFOLLOW refuses a link with ELOOP (EMLINK on FreeBSD), which says nothing useful.
+        if error.errno in (errno.ELOOP, errno.EMLINK) and os.path.islink(path):
+            raise RefusedFile(SYMLINK) from None
+        raise
     with os.fdopen(descriptor, "rb") as stream:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise RefusedFile("not a regular file")
         content = stream.read(MAX_RESULT_BYTES + 1)
     if len(content) > MAX_RESULT_BYTES:
-        raise ValueError(f"larger than {MAX_RESULT_BYTES} bytes")
+        raise RefusedFile(f"larger than {MAX_RESULT_BYTES} bytes")
     return content
 
 

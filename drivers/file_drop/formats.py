@@ -90,24 +90,39 @@ def encode_nimo_request(experiments: Sequence[Experiment], parameters: Sequence[
     return f"{NIMO_REQUEST_HEADER}\n".encode() + _csv_bytes(rows)
 
 
-def decode_nimo_results(content: bytes, rows: int, objectives: Sequence[str]) -> list[dict]:
+@dataclass(frozen=True)
+class NimoRow:
+    """One row of NIMS-OS's ``results.csv``."""
+
+    values: dict[str, float]
+    cells: list[str]
+    """The row as written, extra values included, for the ledger's raw record."""
+
+
+def decode_nimo_results(content: bytes, rows: int, objectives: Sequence[str]) -> list[NimoRow]:
     """NIMS-OS's ``results.csv``: no header, one row per request row, objectives in order."""
-    lines = [row for row in csv.reader(io.StringIO(_text(content))) if any(c.strip() for c in row)]
+    try:
+        lines = [
+            [cell.strip() for cell in row]
+            for row in csv.reader(io.StringIO(_text(content)))
+            if any(cell.strip() for cell in row)
+        ]
+    except csv.Error as error:
+        raise MalformedFile(f"not valid CSV: {error}") from None
     if len(lines) != rows:
         raise MalformedFile(f"{len(lines)} result rows for a round of {rows} experiments")
-    values = []
+    decoded = []
     for number, line in enumerate(lines, start=1):
         if len(line) < len(objectives):
             raise MalformedFile(
                 f"row {number} has {len(line)} values; {len(objectives)} objectives expected"
             )
-        values.append(
-            {
-                objective: _number(cell, f"row {number}")
-                for objective, cell in zip(objectives, line, strict=False)
-            }
-        )
-    return values
+        values = {
+            objective: _number(cell, f"row {number}")
+            for objective, cell in zip(objectives, line, strict=False)
+        }
+        decoded.append(NimoRow(values, line))
+    return decoded
 
 
 def _text(content: bytes) -> str:

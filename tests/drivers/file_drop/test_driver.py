@@ -7,7 +7,9 @@ virtual robot process are in tests/e2e/test_file_drop_campaign.py.
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +22,7 @@ from drivers.base import AsyncDriver, Completion
 from drivers.file_drop.config import FileDropConfig
 from drivers.file_drop.driver import FileDropDriver
 from drivers.registry import load_driver
+from tests.conftest import campaign_problems, write_campaign
 
 CAMPAIGN = "film"
 
@@ -213,7 +216,7 @@ def test_links_are_quarantined_without_being_followed(make, tmp_path) -> None:
     secret.write_text(result(1, 99.0))
     (tmp_path / "drop" / "in" / "film-0001.json").symlink_to(secret)
     assert collect_until(driver, 1, seconds=0.5) == []
-    assert "symbolic link" in quarantined(tmp_path)["film-0001.json"]
+    assert quarantined(tmp_path)["film-0001.json"] == "symbolic link, not followed"
     assert secret.read_text() == result(1, 99.0), "the link's target is left alone"
     assert (tmp_path / "drop" / "quarantine" / "film-0001.json").is_symlink()
 
@@ -314,14 +317,25 @@ def test_nimo_round_goes_out_as_one_machine_file_and_comes_back_by_row(make, tmp
     assert driver.free_slots() == 3
 
 
-def test_nimo_results_with_the_wrong_row_count_are_quarantined(make, tmp_path) -> None:
-    driver = make(mode="nimo")
+def test_a_malformed_nimo_answer_fails_its_round_at_once(make, tmp_path) -> None:
+    driver = make(mode="nimo")  # a time limit of 30 s: not waited out
     driver.submit([experiment(1), experiment(2)])
     inbox = tmp_path / "drop" / "in"
     (inbox / "results.csv").write_text("0.4\n")
     (inbox / "outputend.txt").touch()
-    assert driver.collect() == []
-    assert "1 result rows for a round of 2" in quarantined(tmp_path)["results.csv"]
+    started = time.monotonic()
+    completions = collect_until(driver, 2, seconds=5)
+    assert time.monotonic() - started < 5
+    assert [c.experiment_id for c in completions] == [1, 2]
+    reasons = quarantined(tmp_path)
+    assert reasons["results.csv"] == "malformed: 1 result rows for a round of 2 experiments"
+    assert reasons["outputend.txt"] == "belongs to the results.csv quarantined beside it"
+    quarantine = tmp_path / "drop" / "quarantine"
+    assert completions[0].measurement.failure == (
+        f"the robot's answer was quarantined as {quarantine / 'results.csv'}: "
+        "malformed: 1 result rows for a round of 2 experiments"
+    )
+    assert list(inbox.iterdir()) == [] and driver.free_slots() == 3
 
 
 def test_nimo_handshake_fails_a_round_the_robot_never_acknowledges(make, tmp_path) -> None:
@@ -330,9 +344,203 @@ def test_nimo_handshake_fails_a_round_the_robot_never_acknowledges(make, tmp_pat
     completions = collect_until(driver, 1, seconds=3)
     assert "did not acknowledge" in completions[0].measurement.failure
     assert sorted(p.name for p in (tmp_path / "drop" / "archive" / "expired").iterdir()) == [
+        "film-0001-inputend.txt",
         "film-0001.csv",
-        "inputend.txt",
     ]
+
+
+def test_nimo_answers_written_without_the_acknowledgement_are_quarantined_not_lost(
+    make, tmp_path
+) -> None:
+    driver = make(mode="nimo", nimo={"handshake": True, "acknowledge_within": "0.5s"})
+    driver.submit([experiment(1)])
+    inbox = tmp_path / "drop" / "in"
+    drop(inbox, "results.csv", "0.7\n")  # the robot answers but leaves inputend.txt alone
+    drop(inbox, "outputend.txt", "")
+    (completion,) = collect_until(driver, 1, seconds=3)
+    failure = completion.measurement.failure
+    assert failure.startswith("the robot did not acknowledge the round")
+    assert f"quarantined as {tmp_path / 'drop' / 'quarantine' / 'results.csv'}" in failure
+    why = "arrived before the robot acknowledged round 1 (its inputend.txt was still in place)"
+    assert quarantined(tmp_path) == {"results.csv": why, "outputend.txt": why}
+    assert (tmp_path / "drop" / "quarantine" / "results.csv").read_text() == "0.7\n"
+    assert list(inbox.iterdir()) == []
+
+
+def test_a_late_nimo_answer_is_not_given_to_the_next_round(make, tmp_path) -> None:
+    driver = make(mode="nimo", time_limit="1s")
+    driver.submit([experiment(1), experiment(2)])
+    expired = collect_until(driver, 2, seconds=5)
+    assert all("no result within the time limit" in c.measurement.failure for c in expired)
+    inbox = tmp_path / "drop" / "in"
+    drop(inbox, "results.csv", "0.1\n0.2\n")  # the robot finishes round 1-2 after all
+    drop(inbox, "outputend.txt", "")
+    driver.submit([experiment(3), experiment(4)])
+    why = "arrived after round 1-2 expired and before round 3-4 was written"
+    assert quarantined(tmp_path) == {"results.csv": why, "outputend.txt": why}
+    assert driver.collect() == []
+    drop(inbox, "results.csv", "0.3\n0.4\n")
+    drop(inbox, "outputend.txt", "")
+    completions = collect_until(driver, 2)
+    assert [(c.experiment_id, c.measurement.values["conductance"]) for c in completions] == [
+        (3, 0.3),
+        (4, 0.4),
+    ]
+
+
+def test_with_the_handshake_a_late_answer_before_the_next_acknowledgement_is_refused(
+    make, tmp_path
+) -> None:
+    driver = make(mode="nimo", time_limit="1s", nimo={"handshake": True})
+    outbox, inbox = tmp_path / "drop" / "out", tmp_path / "drop" / "in"
+    driver.submit([experiment(1), experiment(2)])
+    (outbox / "inputend.txt").unlink()  # the robot takes round 1-2 ...
+    assert len(collect_until(driver, 2, seconds=5)) == 2  # ... and overruns its time limit
+    driver.submit([experiment(3), experiment(4)])
+    drop(inbox, "results.csv", "0.1\n0.2\n")  # round 1-2's answer, after 3-4 went out
+    drop(inbox, "outputend.txt", "")
+    assert driver.collect() == []
+    why = (
+        "arrived after round 1-2 expired and before the robot acknowledged round 3-4 "
+        "(its inputend.txt was still in place)"
+    )
+    assert quarantined(tmp_path) == {"results.csv": why, "outputend.txt": why}
+    (outbox / "inputend.txt").unlink()  # now the robot takes round 3-4 and answers it
+    drop(inbox, "results.csv", "0.3\n0.4\n")
+    drop(inbox, "outputend.txt", "")
+    completions = collect_until(driver, 2)
+    assert [(c.experiment_id, c.measurement.values["conductance"]) for c in completions] == [
+        (3, 0.3),
+        (4, 0.4),
+    ]
+
+
+def test_a_stale_nimo_answer_at_start_up_is_quarantined_before_the_first_round(
+    make, tmp_path
+) -> None:
+    inbox = tmp_path / "drop" / "in"
+    inbox.mkdir(parents=True)
+    drop(inbox, "results.csv", "9.9\n9.9\n")  # left from an earlier run
+    drop(inbox, "outputend.txt", "")
+    driver = make(mode="nimo")
+    driver.submit([experiment(1), experiment(2)])
+    why = "present before round 1-2 was written (left over from before)"
+    assert quarantined(tmp_path) == {"results.csv": why, "outputend.txt": why}
+    assert driver.collect() == []
+    drop(inbox, "results.csv", "0.1\n0.2\n")
+    drop(inbox, "outputend.txt", "")
+    assert [c.measurement.values["conductance"] for c in collect_until(driver, 2)] == [0.1, 0.2]
+
+
+def test_a_resumed_nimo_round_takes_an_answer_that_arrived_while_tansaku_was_down(
+    make, tmp_path
+) -> None:
+    first = make(mode="nimo")
+    first.submit([experiment(1), experiment(2)])
+    submitted = datetime.now(UTC)
+    first.close()
+    inbox = tmp_path / "drop" / "in"
+    drop(inbox, "results.csv", "0.1\n0.2\n")
+    drop(inbox, "outputend.txt", "")
+    second = make(mode="nimo")
+    second.resume(experiment(2), submitted)
+    second.resume(experiment(1), submitted)
+    completions = collect_until(second, 2)
+    assert [(c.experiment_id, c.measurement.values["conductance"]) for c in completions] == [
+        (1, 0.1),
+        (2, 0.2),
+    ]
+    assert quarantined(tmp_path) == {}
+
+
+def test_a_resumed_nimo_round_refuses_an_answer_older_than_its_request(make, tmp_path) -> None:
+    outbox, inbox = tmp_path / "drop" / "out", tmp_path / "drop" / "in"
+    outbox.mkdir(parents=True)
+    inbox.mkdir(parents=True)
+    drop(inbox, "results.csv", "9.9\n9.9\n")
+    drop(inbox, "outputend.txt", "")
+    stale = max((inbox / name).lstat().st_ctime_ns for name in ("results.csv", "outputend.txt"))
+    # The round as a tansaku that did not clear the inbox first wrote it, after the answer.
+    request = outbox / "film-0001-0002.csv"
+    while not request.exists() or request.lstat().st_mtime_ns <= stale:
+        drop(outbox, request.name, "input file for machine\n151.0,11,toluene\n152.0,12,toluene\n")
+    drop(outbox, "inputend.txt", "")
+    driver = make(mode="nimo")
+    driver.resume(experiment(1), datetime.now(UTC))
+    driver.resume(experiment(2), datetime.now(UTC))
+    assert driver.collect() == []
+    why = "present before round 1-2 was written (older than its request file film-0001-0002.csv)"
+    assert quarantined(tmp_path) == {"results.csv": why, "outputend.txt": why}
+    drop(inbox, "results.csv", "0.1\n0.2\n")
+    drop(inbox, "outputend.txt", "")
+    assert [c.measurement.values["conductance"] for c in collect_until(driver, 2)] == [0.1, 0.2]
+
+
+def test_a_linked_nimo_answer_is_not_followed_and_fails_the_round(make, tmp_path) -> None:
+    driver = make(mode="nimo")
+    driver.submit([experiment(1)])
+    secret = tmp_path / "secret.csv"
+    secret.write_text("99.0\n")
+    inbox = tmp_path / "drop" / "in"
+    (inbox / "results.csv").symlink_to(secret)
+    drop(inbox, "outputend.txt", "")
+    (completion,) = collect_until(driver, 1, seconds=3)
+    assert completion.measurement.failure.endswith(": symbolic link, not followed")
+    assert quarantined(tmp_path)["results.csv"] == "symbolic link, not followed"
+    assert (tmp_path / "drop" / "quarantine" / "results.csv").is_symlink()
+    assert secret.read_text() == "99.0\n"
+
+
+def test_a_short_nimo_round_says_so_in_the_log(make, caplog) -> None:
+    driver = make(mode="nimo")
+    with caplog.at_level(logging.INFO, logger="tansaku.file_drop"):
+        driver.submit([experiment(7), experiment(8)])
+    assert "round 7-8 is short: 2 of 3 slots filled" in caplog.text
+
+
+def test_extra_nimo_result_values_are_kept_and_warned_about_once(make, tmp_path, caplog) -> None:
+    driver = make(mode="nimo")
+    inbox = tmp_path / "drop" / "in"
+    with caplog.at_level(logging.WARNING, logger="tansaku.file_drop"):
+        for first in (1, 3):
+            driver.submit([experiment(first), experiment(first + 1)])
+            drop(inbox, "results.csv", "0.1,25.0\n0.2,26.0\n")
+            drop(inbox, "outputend.txt", "")
+            completions = collect_until(driver, 2)
+    assert completions[1].measurement.values == {"conductance": 0.2}
+    assert completions[1].measurement.raw["cells"] == ["0.2", "26.0"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "results.csv rows carry 2 values but campaign film knows 1 (conductance); the extra "
+        "values are kept in the raw record and not used"
+    ]
+
+
+def test_unknown_result_fields_are_warned_about_once(make, tmp_path, caplog) -> None:
+    driver = make()
+    driver.submit([experiment(1), experiment(2)])
+    inbox = tmp_path / "drop" / "in"
+    with caplog.at_level(logging.WARNING, logger="tansaku.file_drop"):
+        drop(inbox, "film-0001.json", result(1, 0.1, temp_c=151.0, room_c=21.5))
+        drop(inbox, "film-0002.json", result(2, 0.2, room_c=22.0))
+        completions = collect_until(driver, 2)
+    assert completions[0].measurement.raw["fields"]["room_c"] == "21.5"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        "result files carry 'room_c', which campaign film does not know (it measures "
+        "conductance); kept in the raw record and not used"
+    ]
+
+
+def test_a_named_pipe_in_the_inbox_is_quarantined_without_blocking(make, tmp_path) -> None:
+    driver = make()
+    driver.submit([experiment(1)])
+    os.mkfifo(tmp_path / "drop" / "in" / "film-0001.json")
+    finished = threading.Event()
+    reader = threading.Thread(target=lambda: (driver.collect(), finished.set()), daemon=True)
+    reader.start()
+    assert finished.wait(5), "opening a pipe waited for a writer"
+    assert quarantined(tmp_path) == {"film-0001.json": "not a regular file"}
 
 
 def test_nimo_handshake_accepts_a_round_once_inputend_is_deleted(make, tmp_path) -> None:
@@ -346,3 +554,32 @@ def test_nimo_handshake_accepts_a_round_once_inputend_is_deleted(make, tmp_path)
     (inbox / "outputend.txt").touch()
     (completion,) = collect_until(driver, 1)
     assert completion.measurement.values == {"conductance": 1.5}
+
+
+def test_validate_refuses_settings_the_chosen_mode_does_not_use(tmp_path) -> None:
+    nimo = """
+        name: film
+        budget: {experiments: 6}
+        space:
+          - {name: temp_c, type: continuous, bounds: [100, 200]}
+        objectives:
+          - {name: conductance, goal: maximize}
+        driver:
+          type: file_drop
+          outbox: drop/out
+          inbox: drop/in
+          time_limit: 1h
+          mode: nimo
+          request: {columns: {temp_c: TEMP}}
+          result: {complete: sentinel}
+    """
+    problems = campaign_problems(write_campaign(tmp_path, nimo))
+    assert "driver.request.columns" in problems and "driver.result.complete" in problems
+    assert (
+        "is not used with mode: nimo, because the protocol fixes the request file (the line "
+        "'input file for machine', then one row of parameter values per experiment, in "
+        "campaign order); remove it"
+    ) in problems
+    files = nimo.replace("mode: nimo", "nimo: {handshake: true}").replace("request:", "#")
+    problems = campaign_problems(write_campaign(tmp_path, files.replace("result:", "#")))
+    assert "driver.nimo" in problems and "applies to mode: nimo only" in problems
