@@ -14,6 +14,16 @@ from typing import Any
 
 import yaml
 
+MAX_DEPTH = 100
+"""Sections nested in sections, at most; a campaign nests about six deep."""
+MAX_NODES = 50_000
+"""Keys, values and list items a document may hold, every alias counted at each use.
+
+A campaign has hundreds, a few thousand with long value lists; the limit stops a few
+lines of aliases ("billion laughs") from expanding to billions of values in the code
+that walks and validates the document, and bounds how long a large file is read.
+"""
+
 Location = tuple[str | int, ...]
 """Keys and list indexes from the document's root, as pydantic reports them."""
 
@@ -56,10 +66,28 @@ class YamlDocument:
     @classmethod
     def parse(cls, text: str, path: Path) -> YamlDocument:
         """Load ``text`` (named ``path`` in messages); raise :class:`DocumentError`."""
-        loader = yaml.SafeLoader(text)
+        loader: _BoundedLoader | None = None
         try:
+            loader = _BoundedLoader(text)
             root = loader.get_single_node()
             data = None if root is None else loader.construct_document(root)
+        except _TooLarge as error:
+            line, column = error.mark.line + 1, error.mark.column + 1
+            raise DocumentError([Problem(path, line, column, "", error.message)]) from None
+        except yaml.reader.ReaderError as error:
+            line, column = _position(text, error.position)
+            raise DocumentError(
+                [
+                    Problem(
+                        path,
+                        line,
+                        column,
+                        "",
+                        f"invalid YAML: character #x{error.character:04x} is not allowed in "
+                        "YAML; remove it (or check that this is the text file you meant)",
+                    )
+                ]
+            ) from None
         except yaml.MarkedYAMLError as error:
             mark = error.problem_mark or error.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -70,7 +98,8 @@ class YamlDocument:
         except yaml.YAMLError as error:
             raise DocumentError([Problem(path, 1, 1, "", f"invalid YAML: {error}")]) from None
         finally:
-            loader.dispose()
+            if loader is not None:
+                loader.dispose()
         marks: dict[Location, tuple[int, int]] = {(): (1, 1)}
         duplicates: list[Problem] = []
         if root is not None:
@@ -109,6 +138,90 @@ class YamlDocument:
         for key in location:
             section = section[key]
         return isinstance(section, dict) and section.get("type") == part
+
+
+class _TooLarge(Exception):
+    """A document too deep or too large to use, found while it is composed."""
+
+    def __init__(self, mark: yaml.Mark, message: str) -> None:
+        self.mark = mark
+        self.message = message
+        super().__init__(message)
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """The safe loader, refusing documents nested past :data:`MAX_DEPTH` or holding more
+    than :data:`MAX_NODES` values once aliases are expanded.
+
+    Both are counted while the document is composed, before anything recursive (PyYAML's
+    own composer, :func:`_walk`, pydantic) sees it, and each alias costs the size of what
+    it refers to, so that the count is the work those walks will do.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self._depth = 0
+        self._count = 0
+        self._sizes: dict[yaml.Node, int] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            anchored = self.anchors.get(event.anchor)
+            if anchored is not None:  # an undefined alias is PyYAML's to report
+                if anchored not in self._sizes:
+                    raise _TooLarge(
+                        event.start_mark,
+                        f"the alias *{event.anchor} sits inside the section it names, which "
+                        "would make it endless; copy the values instead",
+                    )
+                self._add(self._sizes[anchored], event.start_mark)
+            return super().compose_node(parent, index)
+        if self._depth == MAX_DEPTH:
+            raise _TooLarge(
+                event.start_mark,
+                f"the document is nested more than {MAX_DEPTH} levels deep; "
+                "flatten the lists and sections",
+            )
+        before = self._count
+        self._add(1, event.start_mark)
+        self._depth += 1
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        self._sizes[node] = self._count - before
+        return node
+
+    def _add(self, size: int, mark: yaml.Mark) -> None:
+        self._count += size
+        if self._count > MAX_NODES:
+            raise _TooLarge(
+                mark,
+                f"the document holds more than {MAX_NODES} values (an alias counts each "
+                "time it is used); keep long tables in separate CSV files",
+            )
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except ValueError as error:
+            # PyYAML's own checks raise these without a place: 2026-02-30 as a timestamp,
+            # an integer of thousands of digits.
+            kind = node.tag.rsplit(":", 1)[-1]
+            written = str(node.value)
+            shown = written if len(written) <= 40 else f"{written[:37]}..."
+            reason = str(error).split(";")[0]
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"{shown!r} is not a valid {kind} ({reason}); correct it, or quote it to mean text",
+                node.start_mark,
+            ) from None
+
+
+def _position(text: str, index: int) -> tuple[int, int]:
+    """Line and column, from 1, of character ``index`` of ``text``."""
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
 
 
 def _walk(node: yaml.Node, location: Location) -> Iterator[tuple[Location, yaml.Node, bool]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import types
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,10 @@ from orchestrator.campaign.schema import (
     Parameter,
     campaign_model_for,
 )
+
+MAX_FILE_BYTES = 1 << 20
+"""A campaign file's largest size, 1 MiB: a long campaign is a few kilobytes, since its
+candidate pools, prior data and descriptor tables live in CSV files of their own."""
 
 
 class CampaignError(DocumentError):
@@ -101,9 +106,27 @@ class _AnyDriver(DriverConfig):
 def load_campaign(path: Path) -> LoadedCampaign:
     """Parse and validate ``path``; raise :class:`CampaignError` listing every problem."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            # At most one byte past the limit, so a huge file (or /dev/zero) is never read whole.
+            raw = stream.read(MAX_FILE_BYTES + 1)
+        # Decoded as read_text would, newlines translated, so the ledger's copy is unchanged.
+        text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8").read()
     except (OSError, UnicodeDecodeError) as error:
         raise CampaignError([Problem(path, 1, 1, "", f"cannot read the file: {error}")]) from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise CampaignError(
+            [
+                Problem(
+                    path,
+                    1,
+                    1,
+                    "",
+                    "the file is larger than 1 MiB, far more than a campaign needs; keep "
+                    "candidate pools, prior data and descriptor tables in the CSV files the "
+                    "campaign names",
+                )
+            ]
+        )
     return parse_campaign(text, path)
 
 
