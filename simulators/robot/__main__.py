@@ -22,7 +22,7 @@ _FAULT_HELP = {
     "garbage": "random bytes under the result's name",
     "duplicate": "result, then the same again as <label>-again.<ext>",
     "never": "no result at all",
-    "late": "result only --late-by seconds after the request expired",
+    "late": "result only --late-by seconds after the request expired (a round: was withdrawn)",
 }
 
 

@@ -55,7 +55,7 @@ from simulators.robot.files import (
 FAILURE = "sample cracked"
 """What a failed experiment reports in the result's failure field."""
 
-NIMO_FAULTS = ("never", "garbage")
+NIMO_FAULTS = ("never", "garbage", "late")
 """The faults a NIMS-OS round can have; the others apply to files mode only."""
 
 
@@ -79,7 +79,8 @@ class Faults:
     never: float = 0.0
     """No result at all."""
     late: float = 0.0
-    """The right result, ``late_by`` seconds after tansaku stopped waiting for it."""
+    """The right result, ``late_by`` seconds after tansaku stopped waiting for it (in
+    NIMS-OS mode: after tansaku withdrew the round's request from the outbox)."""
 
     def __post_init__(self) -> None:
         for name, rate in self.rates().items():
@@ -464,7 +465,18 @@ class Robot:
             self._say(f"fault {fault} {name}")
         if fault == "never":
             return
+        # A late round is answered anyway, once tansaku has given up on it and withdrawn it.
+        late = fault == "late"
+        if late and (not self._withdrawn(name) or self._stop.wait(options.late_by)):
+            return
         content = b"abc,def\n" * len(rows) if fault == "garbage" else encode_nimo_results(values)
         write_atomic(self.inbox / NIMO_RESULTS, content)
         touch(self.inbox / OUTPUT_END)
         self._say(f"result {name} -> {NIMO_RESULTS}")
+
+    def _withdrawn(self, name: str) -> bool:
+        """Wait until tansaku has taken the round's request back; ``False`` if stopped first."""
+        while os.path.lexists(self.outbox / name):
+            if self._stop.wait(self.options.poll_interval):
+                return False
+        return True

@@ -515,6 +515,26 @@ def test_nimo_faults(tmp_path: Path, start_robot: Callable[..., RobotProcess], f
         assert (inbox / "results.csv").read_text() == "abc,def\n"
 
 
+def test_a_late_nimo_round_is_answered_only_after_tansaku_withdrew_it(
+    tmp_path: Path, start_robot: Callable[..., RobotProcess]
+) -> None:
+    campaign = write_campaign(tmp_path, {"mode": "nimo", "nimo": {"handshake": True}})
+    outbox, inbox = folders(campaign)
+    robot = start_robot(campaign, "--duration", "0.05", "--late", "1", "--late-by", "0.3")
+    name = f"{CAMPAIGN}-0001.csv"
+    nimo_round(outbox, name, [tuple(FILM_POINT.values())])
+    robot.wait_for(rf"^fault late {CAMPAIGN}-0001\.csv$")
+    robot.drain(0.3)
+    assert os.listdir(inbox) == [], "no answer while the round is still in the outbox"
+    withdrawn = tmp_path / "expired"
+    withdrawn.mkdir()
+    os.replace(outbox / name, withdrawn / name)  # what tansaku does when the round expires
+    moved = time.monotonic()
+    robot.wait_for(rf"^result {CAMPAIGN}-0001\.csv -> results\.csv$")
+    assert time.monotonic() - moved >= 0.3
+    assert collect_round(inbox) == [[repr(film_conductance_ms(FILM_POINT))]]
+
+
 # -- the process --------------------------------------------------------------------------
 
 
