@@ -23,6 +23,7 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -242,6 +243,17 @@ class PtyDevice(ABC):
             with self._state:
                 self._state.wait_for(lambda: not self._present)
 
+    def wait_received(self, condition: Callable[[list[str]], bool], timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until ``condition(received)`` holds, e.g. until a
+        command without a reply has arrived (needs ``keep_history``)."""
+        with self._state:
+            return self._state.wait_for(
+                lambda: condition(
+                    [e.text for e in self._history if e.direction is Direction.RECEIVED]
+                ),
+                timeout,
+            )
+
     def wait_present(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for the device to be (back) on its link."""
         with self._state:
@@ -401,6 +413,7 @@ class PtyDevice(ABC):
         if self._keep_history:
             with self._state:
                 self._history.append(HistoryEntry(direction, text, time.monotonic()))
+                self._state.notify_all()
 
     def _release_controls(self) -> None:
         os.close(self._wake_read)

@@ -115,3 +115,12 @@ def test_a_rejected_command_is_answered_e_1_and_not_executed(
     assert ask(hotplate, "IN_SP_1") == "E 1"
     lab.hotplate.faults = Faults()
     assert ask(hotplate, "IN_SP_1") == "0.0 1"
+
+
+def test_a_test_can_wait_for_a_command_that_gets_no_reply(
+    lab: VirtualLab, hotplate: serial.SerialBase
+) -> None:
+    send(hotplate, "START_1")
+    assert lab.hotplate.wait_received(lambda received: "START_1" in received, timeout=5)
+    assert lab.world.heating
+    assert not lab.hotplate.wait_received(lambda received: "STOP_1" in received, timeout=0.05)
