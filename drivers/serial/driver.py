@@ -13,13 +13,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, ClassVar, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.base import CampaignContext, DriverConfig, Experiment, InstrumentError, Measurement
+from drivers.serial.checks import (
+    ProtocolFileError,
+    ProtocolSource,
+    check_against_campaign,
+    read_protocol,
+)
 from drivers.serial.link import DeviceLink, Transcript
-from drivers.serial.protocol import Command, Poll, Protocol, template_fields
-from drivers.yaml_document import Location
+from drivers.serial.protocol import Command, Poll, Protocol, TemplateError, UnsafeValueError, fill
+from drivers.yaml_document import DocumentError, Location, Problem
 
 
 class SerialDevice(BaseModel):
@@ -44,96 +49,46 @@ class SerialDriverConfig(DriverConfig):
     slots: Literal[1] = Field(1, description="A serial instrument runs one experiment at a time.")
 
     def protocols(self, base_dir: Path) -> dict[str, Protocol]:
-        """Each device's protocol, protocol files loaded (raises ``ProtocolFileError``)."""
+        """Each device's protocol, protocol files read (raises ``ProtocolFileError`` or
+        ``DocumentError``)."""
         return {
-            name: load_protocol(device.protocol, base_dir) for name, device in self.devices.items()
+            name: read_protocol(name, device.protocol, base_dir).protocol
+            for name, device in self.devices.items()
         }
 
-    def problems(self, context: CampaignContext) -> list[tuple[Location, str]]:
-        found: list[tuple[Location, str]] = []
-        protocols: dict[str, Protocol] = {}
+    def problems(self, context: CampaignContext) -> list[tuple[Location, str] | Problem]:
+        found: list[tuple[Location, str] | Problem] = []
+        sources: list[ProtocolSource] = []
         for name, device in self.devices.items():
             try:
-                protocols[name] = load_protocol(device.protocol, context.base_dir)
+                sources.append(read_protocol(name, device.protocol, context.base_dir))
             except ProtocolFileError as error:
                 found.append((("devices", name, "protocol"), str(error)))
+            except DocumentError as error:
+                found += error.problems
         if found:
             return found
-        for name, protocol in protocols.items():
-            for parameter, command in protocol.parameters.items():
-                if parameter not in context.parameters:
-                    found.append(
-                        (
-                            ("devices", name, "protocol"),
-                            f"applies {parameter!r}, which is not a campaign parameter",
-                        )
-                    )
-                for field in sorted(template_fields(command.send) - set(context.parameters)):
-                    found.append(
-                        (
-                            ("devices", name, "protocol"),
-                            f"template {command.send!r} names {field!r}, which is not a "
-                            "campaign parameter",
-                        )
-                    )
-            poll = protocol.wait.poll
-            if (
-                poll is not None
-                and poll.target is not None
-                and poll.target not in context.parameters
-                and not _is_number(poll.target)
-            ):
-                found.append(
-                    (
-                        ("devices", name, "protocol"),
-                        f"wait.poll.target {poll.target!r} is neither a campaign "
-                        "parameter nor a number",
-                    )
-                )
+        for source in sources:
+            found += check_against_campaign(source, context)
         found += _routing_problems(
             "parameter",
             "applies",
             list(context.parameters),
-            {n: list(p.parameters) for n, p in protocols.items()},
+            {s.device: list(s.protocol.parameters) for s in sources},
         )
         found += _routing_problems(
             "objective",
             "reads",
             list(context.objectives),
-            {n: list(p.objectives) for n, p in protocols.items()},
+            {s.device: list(s.protocol.objectives) for s in sources},
         )
         return found
 
 
-class ProtocolFileError(ValueError):
-    """A protocol file that is missing or not a valid protocol."""
-
-
-def load_protocol(source: Protocol | Path, base_dir: Path) -> Protocol:
-    """An inline protocol as it is, or the protocol a YAML file describes."""
-    if isinstance(source, Protocol):
-        return source
-    path = source if source.is_absolute() else base_dir / source
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ProtocolFileError(f"cannot read protocol file {path}: {error}") from None
-    except yaml.YAMLError as error:
-        raise ProtocolFileError(f"{path}: invalid YAML: {error}") from None
-    try:
-        return Protocol.model_validate(data)
-    except ValidationError as error:
-        details = "; ".join(
-            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
-            for e in error.errors()
-        )
-        raise ProtocolFileError(f"{path}: {details}") from None
-
-
 def _routing_problems(
     kind: str, verb: str, names: list[str], by_device: Mapping[str, list[str]]
-) -> list[tuple[Location, str]]:
-    found: list[tuple[Location, str]] = []
+) -> list[tuple[Location, str] | Problem]:
+    found: list[tuple[Location, str] | Problem] = []
     for name in names:
         devices = [device for device, handled in by_device.items() if name in handled]
         if not devices:
@@ -149,16 +104,8 @@ def _routing_problems(
     return found
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-class UnsafeValueError(ValueError):
-    """A value the protocol forbids sending: outside hard limits, or with no mapping."""
+class _Refused(Exception):
+    """An experiment refused before anything was sent, and why."""
 
 
 class SerialDriver:
@@ -184,6 +131,9 @@ class SerialDriver:
         folder = context.run_dir / "transcripts" if context.run_dir is not None else None
         self._folder = folder
         self._session = Transcript(folder / "session.log" if folder else None)
+        self._unsafe: set[str] = set()
+        """Devices whose safe state was not confirmed after a failure: their next link
+        sends it before anything else."""
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -198,7 +148,7 @@ class SerialDriver:
         try:
             try:
                 commands = self._commands_for(experiment)
-            except UnsafeValueError as error:
+            except _Refused as error:
                 transcript.write("-", "!", f"refused before sending anything: {error}")
                 return Measurement(
                     values={}, started_at=started, finished_at=self.now(), failure=str(error)
@@ -226,6 +176,14 @@ class SerialDriver:
         link = self._links[name]
         transcript.write(name, "!", f"opening {link.port}")
         link.open()
+        if name in self._unsafe:
+            # The device may have been left heating while its port was gone: make it
+            # safe before the setup, which can take a while or fail.
+            transcript.write(name, "!", "the last safe state was not confirmed; sending it first")
+            link.discard_input()
+            for command in self._protocols[name].safe_state:
+                self._send(link, command, transcript)
+            self._unsafe.discard(name)
         for command in self._protocols[name].setup:
             self._send(link, command, transcript)
 
@@ -234,23 +192,12 @@ class SerialDriver:
         commands: dict[str, list[Command]] = {name: [] for name in self._links}
         for name, protocol in self._protocols.items():
             for parameter, rule in protocol.parameters.items():
-                value = experiment.parameters[parameter]
-                if rule.map is not None:
-                    if str(value) not in rule.map:
-                        raise UnsafeValueError(
-                            f"{name}: {parameter}={value!r} has no entry in the protocol's map "
-                            f"({', '.join(rule.map)}); nothing was sent"
-                        )
-                    value = rule.map[str(value)]
-                elif rule.limits is not None:
-                    low, high = rule.limits
-                    if not (isinstance(value, int | float) and low <= value <= high):
-                        raise UnsafeValueError(
-                            f"{name}: {parameter}={value!r} is outside the hard limits "
-                            f"[{low:g}, {high:g}]; nothing was sent"
-                        )
-                values = {**experiment.parameters, parameter: value}
-                commands[name].append(Command(send=rule.send.format(**values), expect=rule.expect))
+                try:
+                    value = rule.device_value(parameter, experiment.parameters[parameter])
+                    line = fill(rule.send, {**experiment.parameters, parameter: value})
+                except (UnsafeValueError, TemplateError) as error:
+                    raise _Refused(f"{name}: {error}; nothing was sent") from None
+                commands[name].append(Command(send=line, expect=rule.expect))
         return commands
 
     def _measure(
@@ -325,7 +272,11 @@ class SerialDriver:
             else:
                 assert poll.pattern is not None and poll.target is not None
                 assert poll.within is not None, "the protocol model requires a whole band"
-                target = float(experiment.parameters.get(poll.target, poll.target))
+                target = float(
+                    experiment.parameters[poll.target]
+                    if isinstance(poll.target, str) and poll.target in experiment.parameters
+                    else poll.target
+                )
                 value, _ = _read_number(link, poll.query, poll.pattern, transcript)
                 holds, condition = (
                     abs(value - target) <= poll.within,
@@ -373,6 +324,9 @@ class SerialDriver:
                     self._send(link, command, transcript)
             except InstrumentError as error:
                 transcript.write(name, "!", f"safe state not confirmed: {error}")
+                self._unsafe.add(name)
+            else:
+                self._unsafe.discard(name)
 
 
 def _read_number(

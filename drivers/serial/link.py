@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import re
 import sys
 from datetime import UTC, datetime
@@ -24,6 +25,51 @@ if sys.platform != "win32":
 
 class ReplyError(InstrumentError):
     """No usable reply: a timeout, garbage, an unexpected reply or a device error reply."""
+
+
+class PortUnavailableError(InstrumentError):
+    """The device's port cannot be opened: absent, not a serial port, in use, forbidden."""
+
+
+# errno of a failed open → why, and what the person at the bench can do about it
+# besides naming another port.
+_OPEN_FAILURES: dict[int, tuple[str, str | None]] = {
+    errno.ENOENT: ("it does not exist", "plug the instrument in and switch it on"),
+    errno.ENXIO: ("no device answers on it", "plug the instrument in and switch it on"),
+    errno.ENODEV: ("no device answers on it", "plug the instrument in and switch it on"),
+    errno.ENOTTY: ("it is not a serial port", None),
+    errno.EISDIR: ("it is a folder, not a serial port", None),
+    errno.EACCES: (
+        "permission is denied",
+        "add your user to the group that owns it (often dialout) and log in again",
+    ),
+    errno.EBUSY: ("another program holds it", "close that program"),
+    errno.EINVAL: (
+        "it refused the line settings",
+        "check the protocol's `line` (baudrate, bytesize, parity, stopbits)",
+    ),
+    errno.ECONNREFUSED: ("nothing listens there", "start the instrument's server"),
+}
+_OPEN_FAILURES[errno.EPERM] = _OPEN_FAILURES[errno.EACCES]
+
+
+def _open_failure(name: str, port: str, error: BaseException) -> PortUnavailableError:
+    """One sentence: which device, which port, why, and what to do."""
+    # pyserial often wraps the OS error in a message; the errno is then on the error it
+    # was raised from. OSError and termios.error both carry it as their first argument.
+    codes = [
+        candidate.args[0]
+        for candidate in (error, error.__cause__, error.__context__)
+        if candidate is not None and candidate.args and isinstance(candidate.args[0], int)
+    ]
+    reason, advice = _OPEN_FAILURES.get(
+        codes[0] if codes else -1, (f"pyserial reports: {error}", None)
+    )
+    return PortUnavailableError(
+        f"{name}: cannot open the serial port {port} because {reason}; "
+        + (f"{advice}, or " if advice else "")
+        + f"set driver.devices.{name}.port to the instrument's port"
+    )
 
 
 class Transcript:
@@ -82,7 +128,7 @@ class DeviceLink:
                 write_timeout=line.write_timeout.total_seconds(),
             )
         except (*PORT_ERRORS, ValueError) as error:
-            raise InstrumentError(f"{self.name}: cannot open {self.port}: {error}") from error
+            raise _open_failure(self.name, self.port, error) from error
 
     def close(self) -> None:
         if self._serial is not None:

@@ -7,8 +7,10 @@ Keithley 2400-style source meter.
 
 from __future__ import annotations
 
+import math
 import re
 import string
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Literal
 
@@ -17,11 +19,13 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FiniteFloat,
     NonNegativeInt,
     PositiveFloat,
     model_validator,
 )
 
+from drivers.base import ParameterValue
 from drivers.units import Duration
 
 PARITIES = {"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
@@ -45,10 +49,29 @@ def _has_value_group(pattern: str) -> str:
     return pattern
 
 
+def _is_template(template: str) -> str:
+    try:
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as error:
+        raise ValueError(
+            f"template {template!r} is not a valid format template ({error}); "
+            "write a literal brace twice, {{ or }}"
+        ) from None
+    for name in names:
+        if name == "" or name[0].isdigit():
+            raise ValueError(
+                f"template {template!r} has a positional field {{{name}}}; name the "
+                "parameter instead, e.g. {temp}"
+            )
+    return template
+
+
 Regex = Annotated[str, AfterValidator(_compiles)]
 """A Python regular expression, checked when the protocol is validated."""
 ValueRegex = Annotated[Regex, AfterValidator(_has_value_group)]
 """A regular expression whose named group ``value`` captures a number."""
+Template = Annotated[str, AfterValidator(_is_template)]
+"""A ``str.format`` template whose fields name campaign parameters."""
 
 
 class LineSettings(_Section):
@@ -84,12 +107,14 @@ class Command(_Section):
 class ParameterCommand(_Section):
     """How one campaign parameter is applied: a template, a value map, hard limits."""
 
-    send: str = Field(description="Template, e.g. 'OUT_SP_1 {anneal_temp_c:.1f}'.")
+    send: Template = Field(description="Template, e.g. 'OUT_SP_1 {anneal_temp_c:.1f}'.")
     map: dict[str, str] | None = Field(
         None, description="Categorical value → the device's own word, used as the value."
     )
     limits: tuple[float, float] | None = Field(
-        None, description="Hard safety limits: a value outside is never sent."
+        None,
+        description="Hard safety limits on the value sent (after `map`): a value outside, or "
+        "a mapped word that is not a number, is never sent.",
     )
     expect: Regex | None = None
 
@@ -98,6 +123,43 @@ class ParameterCommand(_Section):
         if self.limits is not None and self.limits[0] > self.limits[1]:
             raise ValueError(f"limits {list(self.limits)}: the low limit is above the high one")
         return self
+
+    def device_value(self, parameter: str, value: ParameterValue) -> ParameterValue:
+        """What is sent for ``parameter=value``: its map entry (if mapped), which must lie
+        within the hard limits (if any); raise :class:`UnsafeValueError` otherwise."""
+        sent: ParameterValue = value
+        if self.map is not None:
+            if str(value) not in self.map:
+                raise UnsafeValueError(
+                    f"{parameter}={value!r} has no entry in the protocol's map "
+                    f"({', '.join(self.map)})"
+                )
+            sent = self.map[str(value)]
+        if self.limits is not None and not within(sent, self.limits):
+            low, high = self.limits
+            shown = f"{parameter}={value!r}" + (f" (sent as {sent!r})" if self.map else "")
+            where = "outside" if as_number(sent) is not None else "not a number within"
+            raise UnsafeValueError(f"{shown} is {where} the hard limits [{low:g}, {high:g}]")
+        return sent
+
+
+class UnsafeValueError(ValueError):
+    """A value the protocol forbids sending: outside hard limits, or with no mapping."""
+
+
+def as_number(value: ParameterValue) -> float | None:
+    """``value`` as a finite number (a device word such as ``"250"`` included), else ``None``."""
+    try:
+        number = float(value)
+    except (ValueError, OverflowError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def within(value: ParameterValue, limits: tuple[float, float]) -> bool:
+    """Whether ``value`` is a number between the limits, both included."""
+    number = as_number(value)
+    return number is not None and limits[0] <= number <= limits[1]
 
 
 class Reading(_Section):
@@ -122,7 +184,7 @@ class Poll(_Section):
 
     query: str
     pattern: ValueRegex | None = None
-    target: str | None = Field(
+    target: str | FiniteFloat | None = Field(
         None, description="A parameter name, or a number, the value must reach."
     )
     within: PositiveFloat | None = Field(None, description="Allowed distance from the target.")
@@ -187,8 +249,25 @@ class Protocol(_Section):
 
 def template_fields(template: str) -> set[str]:
     """The names a ``str.format`` template refers to."""
-    return {
-        name.split(".")[0].split("[")[0]
-        for _, name, _, _ in string.Formatter().parse(template)
-        if name
-    }
+    return {field_root(name) for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def field_root(name: str) -> str:
+    """The parameter a template field names: ``temp`` for ``temp.real`` or ``temp[0]``."""
+    return name.split(".")[0].split("[")[0]
+
+
+TEMPLATE_ERRORS = (KeyError, IndexError, AttributeError, TypeError, ValueError, OverflowError)
+"""What ``str.format`` raises for a template its values do not fit."""
+
+
+class TemplateError(ValueError):
+    """A template that cannot be filled with the values at hand."""
+
+
+def fill(template: str, values: Mapping[str, object]) -> str:
+    """``template`` formatted with ``values``; raise :class:`TemplateError` if they do not fit."""
+    try:
+        return template.format(**values)
+    except TEMPLATE_ERRORS as error:
+        raise TemplateError(f"template {template!r} cannot be filled: {error}") from None

@@ -47,6 +47,11 @@ def serial_campaign(
     return path
 
 
+def stopped(received: list[str]) -> bool:
+    """The hotplate's last commands were its safe state: heater and stirrer off."""
+    return received[-2:] == ["STOP_1", "STOP_4"]
+
+
 def sent(transcript: Path) -> list[str]:
     return [
         line.split(" > ", 1)[1] for line in transcript.read_text().splitlines() if " > " in line
@@ -71,20 +76,25 @@ def test_a_campaign_runs_on_two_serial_devices(tmp_path: Path, lab: VirtualLab) 
     session = sent(tmp_path / "run" / "transcripts" / "session.log")
     assert session[:2] == ["IN_NAME", "*RST"]
     assert session[-3:] == ["STOP_1", "STOP_4", ":OUTP OFF"]  # safe state at the end
-    assert lab.hotplate.received[-2:] == ["STOP_1", "STOP_4"]
+    assert lab.hotplate.wait_received(stopped, timeout=5)
     assert not lab.world.heating
 
 
-def test_values_beyond_the_hard_limits_are_never_sent(tmp_path: Path, lab: VirtualLab) -> None:
-    # The space allows 310-350 degC; the hotplate protocol's hard limit is 300 degC.
-    campaign = serial_campaign(tmp_path, lab, budget=2, temperature=(310, 350))
-    result = tansaku("run", campaign, "--run-dir", "run", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    failures = ledger_rows(tmp_path / "run", "SELECT failure FROM results")
-    assert len(failures) == 2
-    assert all("is outside the hard limits [20, 300]; nothing was sent" in f for (f,) in failures)
-    assert not any(line.startswith("OUT_SP_1") for line in lab.hotplate.received)
-    assert sent(tmp_path / "run" / "transcripts" / "film-anneal-0001.log") == []
+def test_a_space_beyond_the_hard_limits_is_refused_before_anything_is_sent(
+    tmp_path: Path, lab: VirtualLab
+) -> None:
+    # The space allows up to 350 degC; the hotplate protocol's hard limit is 300 degC.
+    campaign = serial_campaign(tmp_path, lab, budget=2, temperature=(60, 350))
+    for command in (["validate", campaign], ["run", campaign, "--run-dir", "run"]):
+        result = tansaku(*command, cwd=tmp_path)
+        assert result.returncode == 2, result.stdout
+        assert (
+            f"{PROTOCOLS}/ika-namur-hotplate.yaml:16:57: parameters.anneal_temp_c.limits: the "
+            "campaign's space[0].bounds allows values up to 350, beyond these hard limits "
+            "[20, 300]; keep space[0].bounds within them"
+        ) in result.stderr
+    assert lab.hotplate.received == []
+    assert not (tmp_path / "run" / "ledger.sqlite").exists()
 
 
 def test_faulty_lines_are_asked_again_retried_and_reconnected(
@@ -107,7 +117,7 @@ def test_faulty_lines_are_asked_again_retried_and_reconnected(
     for (failure,) in ledger_rows(tmp_path / "run", "SELECT failure FROM results WHERE NOT ok"):
         assert failure.startswith(("InstrumentError: ", "ReplyError: ")), failure
         assert "(transcript: " in failure and "/transcripts/film-anneal-" in failure
-    assert lab.hotplate.received[-2:] == ["STOP_1", "STOP_4"]
+    assert lab.hotplate.wait_received(stopped, timeout=5)
 
 
 @pytest.mark.parametrize(
@@ -134,7 +144,7 @@ def test_each_fault_is_survived(
         if p.name != "session.log"
     ]
     assert any(symptom in text for text in transcripts), symptom
-    assert lab.hotplate.received[-2:] == ["STOP_1", "STOP_4"]
+    assert lab.hotplate.wait_received(stopped, timeout=5)
 
 
 def test_sigterm_during_an_experiment_leaves_the_instruments_safe(tmp_path: Path) -> None:

@@ -14,9 +14,14 @@ import pytest
 from drivers.base import CampaignContext, Experiment, InstrumentError
 from drivers.serial.driver import SerialDriver, SerialDriverConfig
 
+SOLVENT = {"send": "SOLVENT {solvent}", "map": {"water": "H2O"}, "expect": "^SOLVENT H2O$"}
+
 
 def make_driver(
-    run_dir: Path, valid: tuple[float, float] = (0, 10), wait: dict | None = None
+    run_dir: Path,
+    valid: tuple[float, float] = (0, 10),
+    wait: dict | None = None,
+    solvent: dict = SOLVENT,
 ) -> SerialDriver:
     config = SerialDriverConfig.model_validate(
         {
@@ -38,11 +43,7 @@ def make_driver(
                                 "limits": [20, 300],
                                 "expect": "^SET ",
                             },
-                            "solvent": {
-                                "send": "SOLVENT {solvent}",
-                                "map": {"water": "H2O"},
-                                "expect": "^SOLVENT H2O$",
-                            },
+                            "solvent": solvent,
                         },
                         "objectives": {
                             "y": {
@@ -123,3 +124,47 @@ def test_a_poll_waits_for_a_condition_and_gives_up_with_a_reason(tmp_path: Path)
         stuck.run(Experiment("loop", 6, {"temp": 50.0, "solvent": "water"}))
     stuck.close()
     assert sent_lines(tmp_path / "transcripts" / "session.log")[-1] == "OFF"
+
+
+def test_the_hard_limits_apply_to_the_mapped_word_that_would_be_sent(tmp_path: Path) -> None:
+    # A categorical mapped to a setpoint: the map's word is the value under the limits.
+    solvent = {
+        "send": "SOLVENT {solvent}",
+        "map": {"water": "250", "ethanol": "HOT", "ice": "5"},
+        "limits": [0, 200],
+        "expect": "^SOLVENT ",
+    }
+    driver = make_driver(tmp_path, solvent=solvent)
+    too_hot = driver.run(Experiment("loop", 7, {"temp": 100.0, "solvent": "water"}))
+    a_word = driver.run(Experiment("loop", 8, {"temp": 100.0, "solvent": "ethanol"}))
+    within = driver.run(Experiment("loop", 9, {"temp": 100.0, "solvent": "ice"}))
+    driver.close()
+    assert too_hot.failure == (
+        "echo: solvent='water' (sent as '250') is outside the hard limits [0, 200]; "
+        "nothing was sent"
+    )
+    assert a_word.failure == (
+        "echo: solvent='ethanol' (sent as 'HOT') is not a number within the hard limits "
+        "[0, 200]; nothing was sent"
+    )
+    for label in ("loop-0007", "loop-0008"):
+        assert sent_lines(tmp_path / "transcripts" / f"{label}.log") == []
+    assert within.failure is None
+    assert sent_lines(tmp_path / "transcripts" / "loop-0009.log")[:2] == ["SET 100.0", "SOLVENT 5"]
+
+
+def test_a_poll_band_around_a_number_given_as_a_yaml_number(tmp_path: Path) -> None:
+    # The echo answers 25.5 to 25.5: within 1 of the target 25.
+    poll = {
+        "query": "25.5",
+        "pattern": "^(?P<value>[0-9.]+)$",
+        "target": 25,
+        "within": 1,
+        "every": "0.01s",
+        "time_limit": "0.5s",
+    }
+    driver = make_driver(tmp_path, wait={"poll": poll})
+    measurement = driver.run(Experiment("loop", 10, {"temp": 50.0, "solvent": "water"}))
+    driver.close()
+    assert measurement.failure is None
+    assert "25.5" in sent_lines(tmp_path / "transcripts" / "loop-0010.log")
