@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import types
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -159,6 +160,10 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
     except ValidationError as error:
         problems.extend(document.problem(e["loc"], _explain(e, model)) for e in error.errors())
         raise CampaignError(problems) from None
+    problems += [
+        document.problem(location, _BOOLEAN_AS_NUMBER)
+        for location in _booleans_taken_as_values(data, campaign, ())
+    ]
     if problems:
         raise CampaignError(problems)
 
@@ -201,6 +206,33 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
             [*placed, *(document.problem(loc, message) for loc, message in cross_checks)]
         )
     return loaded
+
+
+_BOOLEAN_AS_NUMBER = (
+    "this is read as true or false (as YAML reads yes/no and on/off too), not as a number; "
+    "write a number, or quote the word to mean text"
+)
+
+
+def _booleans_taken_as_values(raw: object, value: object, location: Location) -> Iterator[Location]:
+    """Where a true or false in the file became something else: pydantic takes ``true`` for
+    1 wherever a number goes, in every section, the drivers' own included."""
+    if isinstance(raw, bool):
+        if not isinstance(value, bool):
+            yield location
+    elif isinstance(raw, dict) and isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            if name in raw:
+                yield from _booleans_taken_as_values(
+                    raw[name], getattr(value, name), (*location, name)
+                )
+    elif isinstance(raw, dict) and isinstance(value, dict):
+        for key, item in raw.items():
+            if key in value:
+                yield from _booleans_taken_as_values(item, value[key], (*location, key))
+    elif isinstance(raw, list) and isinstance(value, list | tuple):
+        for index, (item, validated) in enumerate(zip(raw, value, strict=False)):
+            yield from _booleans_taken_as_values(item, validated, (*location, index))
 
 
 def _driver_config_model(

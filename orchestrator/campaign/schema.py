@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -43,6 +44,59 @@ CampaignName = Annotated[
 ]
 
 
+MAX_MAGNITUDE = 1e150
+"""Numbers in a campaign are 0 or between 1/MAX_MAGNITUDE and MAX_MAGNITUDE in size, so that
+the sum, difference, product or quotient of any two stays finite and non-zero in floating
+point (widths, scalings and constraint terms are computed from them). Physical quantities
+lie far inside: Avogadro's number is 6e23."""
+MIN_RELATIVE_WIDTH = 1e-9
+"""Bounds closer than this fraction of their size leave floating point's 16 digits too
+few distinct points between them to search."""
+MAX_EXACT_INTEGER = 2**53
+"""Integer bounds lie within this, where floating point (the model's inputs) holds every
+whole number."""
+MAX_SEED = 2**32 - 1
+"""numpy's and torch's generators both take seeds from 0 to 2**32 - 1."""
+
+
+def _computable(value: float) -> float:
+    if math.isnan(value):
+        raise ValueError("nan is not a number; write a finite number")
+    limit = _shown(MAX_MAGNITUDE)
+    if math.isinf(value):
+        raise ValueError(f"{value} is not a finite number; write a number within ±{limit}")
+    if abs(value) > MAX_MAGNITUDE:
+        raise ValueError(
+            f"{_shown(value)} is too large to compute with: numbers in a campaign must lie "
+            f"within ±{limit} (give it in a larger unit)"
+        )
+    if value != 0 and abs(value) < 1 / MAX_MAGNITUDE:
+        raise ValueError(
+            f"{_shown(value)} is too small to compute with: a number in a campaign is 0 or at "
+            f"least {_shown(1 / MAX_MAGNITUDE)} in size (give it in a smaller unit)"
+        )
+    return value
+
+
+def _shown(value: float) -> str:
+    """``1e150`` rather than Python's ``1e+150``, as people write it in the file."""
+    mantissa, e, exponent = f"{value:g}".partition("e")
+    return f"{mantissa}e{int(exponent)}" if e else mantissa
+
+
+Number = Annotated[float, AfterValidator(_computable)]
+"""A finite number within ±:data:`MAX_MAGNITUDE`."""
+
+
+def _resolvable(low: float, high: float) -> None:
+    if high - low < MIN_RELATIVE_WIDTH * max(abs(low), abs(high)):
+        raise ValueError(
+            f"bounds [{low}, {high}] are too close together for numbers of their size: the "
+            "width must be at least a billionth of the larger bound (shift or rescale the "
+            "parameter)"
+        )
+
+
 FIXED_HELP = "Hold the parameter at this value for this campaign; it is not searched."
 
 
@@ -55,18 +109,17 @@ class ContinuousParameter(_Section):
 
     type: Literal["continuous"]
     name: Identifier
-    bounds: tuple[float, float]
+    bounds: tuple[Number, Number]
     log_scale: bool = False
     unit: str | None = None
-    fixed: float | None = Field(None, description=FIXED_HELP)
+    fixed: Number | None = Field(None, description=FIXED_HELP)
 
     @model_validator(mode="after")
     def _check_bounds(self) -> ContinuousParameter:
         low, high = self.bounds
-        if not (math.isfinite(low) and math.isfinite(high)):
-            raise ValueError("bounds must be finite numbers")
         if low >= high:
             raise ValueError(f"bounds [{low}, {high}]: the low bound must be below the high one")
+        _resolvable(low, high)
         if self.log_scale and low <= 0:
             raise ValueError(f"log_scale needs bounds above 0, got low bound {low}")
         if self.fixed is not None and not low <= self.fixed <= high:
@@ -88,6 +141,11 @@ class IntegerParameter(_Section):
         low, high = self.bounds
         if low >= high:
             raise ValueError(f"bounds [{low}, {high}]: the low bound must be below the high one")
+        if max(abs(low), abs(high)) > MAX_EXACT_INTEGER:
+            raise ValueError(
+                f"bounds [{low}, {high}]: integer bounds must lie within ±{MAX_EXACT_INTEGER} "
+                "(2**53), where floating point holds every whole number"
+            )
         if self.fixed is not None and not low <= self.fixed <= high:
             raise ValueError(f"fixed value {self.fixed} lies outside the bounds [{low}, {high}]")
         return self
@@ -101,13 +159,13 @@ class DiscreteParameter(_Section):
 
     type: Literal["discrete"]
     name: Identifier
-    values: Annotated[list[float], Field(min_length=2)] | None = Field(
+    values: Annotated[list[Number], Field(min_length=2)] | None = Field(
         None, description="The allowed values, e.g. [0.5, 1, 2, 5]."
     )
-    bounds: tuple[float, float] | None = Field(None, description="With `step`: the grid's ends.")
-    step: float | None = Field(None, gt=0, description="With `bounds`: the grid's spacing.")
+    bounds: tuple[Number, Number] | None = Field(None, description="With `step`: the grid's ends.")
+    step: Number | None = Field(None, gt=0, description="With `bounds`: the grid's spacing.")
     unit: str | None = None
-    fixed: float | None = Field(None, description=FIXED_HELP)
+    fixed: Number | None = Field(None, description=FIXED_HELP)
 
     @model_validator(mode="after")
     def _check_values(self) -> DiscreteParameter:
@@ -117,16 +175,17 @@ class DiscreteParameter(_Section):
             if self.bounds is None or self.step is None:
                 raise ValueError("a grid needs both `bounds` and `step`")
             low, high = self.bounds
-            if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
-                raise ValueError(f"bounds [{low}, {high}] must be finite, low below high")
+            if low >= high:
+                raise ValueError(
+                    f"bounds [{low}, {high}]: the low bound must be below the high one"
+                )
+            _resolvable(low, high)
             count = math.floor((high - low) / self.step + 1e-9) + 1
             if count > MAX_DISCRETE_VALUES:
                 raise ValueError(
                     f"step {self.step} makes {count} values; at most {MAX_DISCRETE_VALUES} "
                     "(use a continuous parameter instead)"
                 )
-        elif not all(math.isfinite(v) for v in self.values):
-            raise ValueError("values must be finite numbers")
         elif len(set(self.values)) != len(self.values):
             raise ValueError("values must be distinct")
         if self.fixed is not None and not any(
@@ -183,7 +242,7 @@ class Mixture(_Section):
     """Components whose amounts add up to a fixed total (fractions to 1, percent to 100)."""
 
     components: Annotated[list[Identifier], Field(min_length=2)]
-    total: float = Field(1.0, gt=0)
+    total: Number = Field(1.0, gt=0)
 
 
 class Objective(_Section):
@@ -191,10 +250,10 @@ class Objective(_Section):
 
     name: Identifier
     goal: Literal["maximize", "minimize", "target"]
-    target: float | None = Field(
+    target: Number | None = Field(
         None, description="With goal 'target': the value to hit (e.g. a band gap of 1.4 eV)."
     )
-    threshold: float | None = Field(
+    threshold: Number | None = Field(
         None,
         description=(
             "The worst value still worth having. With several objectives the thresholds form "
@@ -261,7 +320,7 @@ class Budget(_Section):
 class StopRules(_Section):
     """Reasons to stop before the budget is spent; the ledger records which one fired."""
 
-    objective_reaches: float | None = Field(
+    objective_reaches: Number | None = Field(
         None,
         description=(
             "Stop once a measurement is at least this good: at or above it when maximising, "
@@ -295,7 +354,7 @@ class ProposerSettings(_Section):
             "(for failures that say nothing about the point, e.g. a flaky instrument)."
         ),
     )
-    ucb_beta: float = Field(
+    ucb_beta: Number = Field(
         2.0,
         gt=0,
         description=(
@@ -319,7 +378,13 @@ class Campaign(_Section):
 
     name: CampaignName
     description: str | None = None
-    seed: int = Field(0, description="Seeds the initial design, the proposer and simulators.")
+    seed: int = Field(
+        0,
+        description=(
+            f"Seeds the initial design, the proposer and simulators: a whole number from 0 to "
+            f"{MAX_SEED}."
+        ),
+    )
     budget: Budget
     stop: StopRules = StopRules()
     space: Annotated[list[Parameter], Field(min_length=1)]
@@ -372,6 +437,16 @@ class Campaign(_Section):
     run_dir: Path | None = Field(
         None, description="Where the ledger and logs go, relative to the campaign file."
     )
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_in_range(cls, seed: int) -> int:
+        if not 0 <= seed <= MAX_SEED:
+            raise ValueError(
+                f"the seed must be a whole number from 0 to {MAX_SEED} (2**32 - 1), the range "
+                "numpy's and torch's random generators take"
+            )
+        return seed
 
     @field_validator("space")
     @classmethod
