@@ -168,8 +168,8 @@ def _parameter_problems(
         return [
             source.place(
                 at,
-                f"applies {parameter!r}, which is not a campaign parameter; remove it or "
-                "name one of the campaign's parameters",
+                f"applies {parameter!r}, which is not a campaign parameter; remove it, or "
+                f"apply one of: {', '.join(context.parameters)}",
             )
         ]
     found: list[Found] = []

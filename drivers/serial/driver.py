@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from drivers.base import CampaignContext, DriverConfig, Experiment, InstrumentError, Measurement
 from drivers.serial.checks import (
+    Found,
     ProtocolFileError,
     ProtocolSource,
     check_against_campaign,
@@ -24,7 +25,7 @@ from drivers.serial.checks import (
 )
 from drivers.serial.link import DeviceLink, Transcript
 from drivers.serial.protocol import Command, Poll, Protocol, TemplateError, UnsafeValueError, fill
-from drivers.yaml_document import DocumentError, Location, Problem
+from drivers.yaml_document import DocumentError
 
 
 class SerialDevice(BaseModel):
@@ -56,8 +57,8 @@ class SerialDriverConfig(DriverConfig):
             for name, device in self.devices.items()
         }
 
-    def problems(self, context: CampaignContext) -> list[tuple[Location, str] | Problem]:
-        found: list[tuple[Location, str] | Problem] = []
+    def problems(self, context: CampaignContext) -> list[Found]:
+        found: list[Found] = []
         sources: list[ProtocolSource] = []
         for name, device in self.devices.items():
             try:
@@ -87,18 +88,24 @@ class SerialDriverConfig(DriverConfig):
 
 def _routing_problems(
     kind: str, verb: str, names: list[str], by_device: Mapping[str, list[str]]
-) -> list[tuple[Location, str] | Problem]:
-    found: list[tuple[Location, str] | Problem] = []
+) -> list[Found]:
+    found: list[Found] = []
     for name in names:
         devices = [device for device, handled in by_device.items() if name in handled]
         if not devices:
-            found.append((("devices",), f"no device {verb} the {kind} {name!r}"))
+            found.append(
+                (
+                    ("devices",),
+                    f"no device {verb} the {kind} {name!r}; add it to the `{kind}s` of one "
+                    "device's protocol",
+                )
+            )
         elif len(devices) > 1:
             found.append(
                 (
                     ("devices",),
                     f"the {kind} {name!r} is {verb.removesuffix('s')}"
-                    f" by several devices: {', '.join(devices)}",
+                    f" by several devices: {', '.join(devices)}; keep it in one protocol only",
                 )
             )
     return found
