@@ -6,6 +6,9 @@ busy or mismatched run directory); 130 interrupted (run again to resume).
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -110,7 +113,12 @@ def run(
 def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool) -> None:
     from orchestrator.cli.views import ProgressDisplay, summary_panel
     from orchestrator.flows.prefect_server import ServerStartError
-    from orchestrator.flows.runner import LOG_FILE, InstrumentUnavailableError, run_campaign
+    from orchestrator.flows.runner import (
+        LOG_FILE,
+        InstrumentUnavailableError,
+        PrefectUnavailableError,
+        run_campaign,
+    )
     from orchestrator.ledger import (
         Ledger,
         LedgerMismatchError,
@@ -135,7 +143,12 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool) -> None:
         raise _refuse(f"{run_dir}: {error}") from None
     except (LedgerUnreadableError, RunDirectoryUnwritableError) as error:
         raise _refuse(str(error)) from None
-    except (ServerStartError, InstrumentUnavailableError, LedgerWriteError) as error:
+    except (
+        ServerStartError,
+        InstrumentUnavailableError,
+        PrefectUnavailableError,
+        LedgerWriteError,
+    ) as error:
         raise _error(str(error), FAILED) from None
     except KeyboardInterrupt:
         display.stop()
@@ -248,4 +261,17 @@ def server_status() -> None:
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as leaving:
+        if "prefect" in sys.modules:
+            from orchestrator.flows.runner import deliver_prefect_backlog
+
+            if not deliver_prefect_backlog():
+                # What Prefect still holds is observability only; waiting for it would
+                # hold the terminal for as long as Prefect retries a dead server.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                logging.shutdown()
+                os._exit(leaving.code if isinstance(leaving.code, int) else FAILED)
+        raise

@@ -21,6 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from types import FrameType
 
+import httpx
+
 from drivers.base import AsyncDriver, Driver, InstrumentError
 from drivers.registry import load_driver
 from drivers.simulated import SimulatedDriver, SimulatedDriverConfig
@@ -28,6 +30,8 @@ from orchestrator.campaign import CategoricalParameter, LoadedCampaign
 from orchestrator.ledger import Ledger, LedgerWriteError, PriorRecord, RunDirectoryLock
 
 LOG_FILE = "tansaku.log"
+PREFECT_SHUTDOWN_SECONDS = 5.0
+"""How long a finished run waits for Prefect to deliver its last events and logs."""
 logger = logging.getLogger("tansaku.run")
 
 
@@ -37,6 +41,10 @@ class DryRunUnavailableError(ValueError):
 
 class InstrumentUnavailableError(RuntimeError):
     """The instrument could not be connected to at the start of a run."""
+
+
+class PrefectUnavailableError(RuntimeError):
+    """The Prefect server stopped answering before the campaign got to its end."""
 
 
 @dataclass(frozen=True)
@@ -147,9 +155,12 @@ def _run_locked(
             temporary_settings(updates={PREFECT_API_URL: api_url} if api_url else {}),
         ):
             _mark_crashed(dead_flow_runs)
-            reason = campaign_flow.with_options(
-                flow_run_name=flow_run_name(loaded, run_dir), validate_parameters=False
-            )(loaded, ledger, driver, session)
+            try:
+                reason = campaign_flow.with_options(
+                    flow_run_name=flow_run_name(loaded, run_dir), validate_parameters=False
+                )(loaded, ledger, driver, session)
+            except httpx.TransportError as error:
+                reason = _stop_reason_without_prefect(ledger, error)
         outcome = "finished"
         return RunOutcome(reason, prefect_ui)
     except KeyboardInterrupt:
@@ -164,6 +175,49 @@ def _run_locked(
         # finds the session open and records it as died.
         with contextlib.suppress(LedgerWriteError):
             ledger.end_session(session, outcome)
+
+
+def _stop_reason_without_prefect(ledger: Ledger, error: httpx.TransportError) -> str:
+    """The Prefect server went away: the ledger says whether the campaign got to its end.
+
+    Prefect tells its server every state change; the last one, the flow's end, is the
+    one it cannot do without a server. The ledger already holds the stop by then.
+    """
+    record = ledger.campaign()
+    if record is None or record.stop_reason is None:
+        raise PrefectUnavailableError(
+            f"the Prefect server stopped answering ({error}); every result so far is in "
+            "the ledger. Start it again (`tansaku server start`) and run the same command "
+            "to resume."
+        ) from None
+    logger.warning(
+        "the Prefect server stopped answering (%s) as the campaign ended; the ledger holds "
+        "every result, the Prefect UI will still show the flow run as running",
+        error,
+    )
+    return record.stop_reason
+
+
+def deliver_prefect_backlog(timeout: float = PREFECT_SHUTDOWN_SECONDS) -> bool:
+    """Give Prefect's event and log workers ``timeout`` seconds to deliver what they hold.
+
+    Returns ``False`` when they could not (the server went away, or Ctrl-C): the caller
+    may then exit without them, since the ledger holds everything the campaign needs.
+    Left alone, Prefect retries a dead server at exit for every queued event, for hours.
+    """
+    from prefect.events.worker import EventsWorker
+
+    try:
+        _, undelivered = EventsWorker.drain_all(timeout=timeout)
+    except KeyboardInterrupt:
+        return False
+    if undelivered:
+        logger.warning(
+            "Prefect could not deliver its last updates to its server within %g s; they "
+            "are dropped (the ledger holds every result)",
+            timeout,
+        )
+    return not undelivered
 
 
 def _mark_crashed(flow_run_ids: list[str]) -> None:
@@ -225,6 +279,9 @@ def _route_logs(log_file: Path) -> None:
     os.environ["PREFECT_LOGGING_SETTINGS_PATH"] = str(Path(__file__).with_name("logging.yml"))
     os.environ["PREFECT_LOGGING_HANDLERS_FILE_FILENAME"] = str(log_file.resolve())
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's default of 5 retries with exponential back-off spends about 70 s on each
+    # call to a server that died; 2 retries still ride out a server restart (~4 s).
+    os.environ.setdefault("PREFECT_CLIENT_MAX_RETRIES", "2")
     logging.captureWarnings(True)
     # A log line that cannot be written (a full disk) must not print a traceback.
     logging.raiseExceptions = False
