@@ -119,8 +119,10 @@ class Proposer:
                 model counts each as the worst result so far.
 
         Returns:
-            Fewer than ``n`` proposals while the initial design finishes, so that the
-            first model sees all of it; an empty list once a candidate pool is used up.
+            ``n`` proposals (fewer only when a candidate pool runs out; an empty list
+            once it is used up). A batch that straddles the end of the initial design
+            is the rest of the design plus model proposals, so that rounds of parallel
+            experiments (a NIMS-OS round) stay whole.
         """
         started = time.perf_counter()
         observations = [*self.prior, *observations]
@@ -131,15 +133,27 @@ class Proposer:
             if n == 0:
                 return []
         initial_left = self.campaign.initial_size - len(self.prior) - proposed_so_far
-        if initial_left > 0 or len(observations) < 2:
-            size = n if initial_left <= 0 else min(n, initial_left)
+        modelled = len(observations) >= 2
+        avoided = failed if self.campaign.proposer.failures == "avoid" else ()
+        if initial_left > 0 or not modelled:
+            # Until two results are in, the design fills the whole batch.
+            size = min(n, initial_left) if modelled else n
             proposals = (
                 self._sobol(size, proposed_so_far)
                 if remaining is None
                 else self._random_rows(size, remaining)
             )
+            if modelled and len(proposals) < n:
+                chosen = [p.parameters for p in proposals]
+                proposals += self._bayesian(
+                    n - len(proposals),
+                    observations,
+                    avoided,
+                    [*pending, *chosen],
+                    proposed_so_far + len(proposals),
+                    self._remaining_candidates(measured, pending, failed, chosen),
+                )
         else:
-            avoided = failed if self.campaign.proposer.failures == "avoid" else ()
             proposals = self._bayesian(
                 n, observations, avoided, pending, proposed_so_far, remaining
             )

@@ -54,12 +54,17 @@ def file_drop_campaign(
     folder: Path,
     budget: int = 6,
     slots: int = 3,
-    initial: int = 3,
+    initial: int | None = 3,
     time_limit: str = "20s",
     extra: str = "",
 ) -> Path:
+    """The campaign file; ``initial=None`` leaves the initial design at its default size."""
     text = CAMPAIGN.format(
-        budget=budget, slots=slots, initial=initial, time_limit=time_limit, extra=extra
+        budget=budget,
+        slots=slots,
+        initial="null" if initial is None else initial,
+        time_limit=time_limit,
+        extra=extra,
     )
     return write_campaign(folder, text)
 
@@ -167,22 +172,76 @@ def test_each_robot_fault_is_quarantined_or_expires_and_never_crashes_the_loop(
     assert files(tmp_path / "drop" / "requests") == []
 
 
-def test_a_nimo_campaign_runs_in_rounds_with_the_handshake(tmp_path, robot) -> None:
-    campaign = file_drop_campaign(
-        tmp_path, budget=6, slots=2, initial=2, extra="mode: nimo\n      nimo: {handshake: true}"
-    )
+NIMO = "mode: nimo"
+NIMO_HANDSHAKE = "mode: nimo\n      nimo: {handshake: true}"
+
+
+def assert_each_value_is_branin_of_its_own_point(results: dict[int, tuple]) -> None:
+    """What proves that no answer went to another round's experiments."""
+    from simulators.benchmarks import BenchmarkSimulator
+
+    branin = BenchmarkSimulator("branin", ["x1", "x2"])
+    for experiment_id, (status, value, _, _, _, parameters) in results.items():
+        if status == "done":
+            expected = branin(json.loads(parameters))
+            assert math.isclose(value, expected, rel_tol=1e-12), (experiment_id, value, expected)
+
+
+def test_a_nimo_campaign_runs_in_whole_rounds_with_the_handshake(tmp_path, robot) -> None:
+    # The default initial design of 5 does not split a round of 3 into 3 + 2: the rounds
+    # are 3, 3 and the one experiment the budget of 7 leaves.
+    campaign = file_drop_campaign(tmp_path, budget=7, initial=None, extra=NIMO_HANDSHAKE)
+    robot(campaign, "--duration", "0.3")
+    run = tansaku("run", campaign, "--run-dir", "run", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    results = results_by_id(tmp_path / "run")
+    assert [status for status, *_ in results.values()] == ["done"] * 7
+    assert_each_value_is_branin_of_its_own_point(results)
+    assert files(tmp_path / "drop" / "archive" / "requests") == [
+        "printer-0001-0003.csv",
+        "printer-0004-0006.csv",
+        "printer-0007.csv",
+    ]
+    log = (tmp_path / "run" / "tansaku.log").read_text()
+    assert "round 7 is short: 1 of 3 slots filled" in log
+    assert "printer-0004-0006-results.csv" in files(tmp_path / "drop" / "archive" / "results")
+    assert files(tmp_path / "drop" / "requests") == files(tmp_path / "drop" / "results") == []
+
+
+def test_a_late_nimo_answer_is_quarantined_and_never_shifts_later_rounds(tmp_path, robot) -> None:
+    campaign = file_drop_campaign(tmp_path, budget=9, time_limit="4s", extra=NIMO_HANDSHAKE)
+    # Seed 3 makes the robot overrun round 1-3 only; it answers rounds 4-6 and 7-9 in time.
+    robot(campaign, "--duration", "0.3", "--jitter", "0", "--seed", "3", "--late", "0.5")
+    run = tansaku("run", campaign, "--run-dir", "run", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    results = results_by_id(tmp_path / "run")
+    assert [status for status, *_ in results.values()] == ["failed"] * 3 + ["done"] * 6
+    assert all("no result within the time limit" in results[i][2] for i in (1, 2, 3))
+    assert_each_value_is_branin_of_its_own_point(results)
+    found = reasons(tmp_path)
+    assert len(found) == 2 and all("arrived after round 1-3 expired" in r for r in found), found
+    assert files(tmp_path / "drop" / "quarantine") == [
+        "outputend.txt",
+        "outputend.txt.reason",
+        "results.csv",
+        "results.csv.reason",
+    ]
+
+
+def test_a_stale_nimo_answer_left_in_the_inbox_is_quarantined_not_matched(tmp_path, robot) -> None:
+    campaign = file_drop_campaign(tmp_path, budget=6, extra=NIMO)
+    inbox = tmp_path / "drop" / "results"
+    inbox.mkdir(parents=True)
+    # A robot's answer to an earlier run, still there when this one starts.
+    (inbox / "results.csv").write_text("1000.0\n1000.0\n1000.0\n")
+    (inbox / "outputend.txt").touch()
     robot(campaign, "--duration", "0.3")
     run = tansaku("run", campaign, "--run-dir", "run", cwd=tmp_path)
     assert run.returncode == 0, run.stderr
     results = results_by_id(tmp_path / "run")
     assert [status for status, *_ in results.values()] == ["done"] * 6
-    assert files(tmp_path / "drop" / "archive" / "requests") == [
-        "printer-0001-0002.csv",
-        "printer-0003-0004.csv",
-        "printer-0005-0006.csv",
-    ]
-    assert "printer-0003-0004-results.csv" in files(tmp_path / "drop" / "archive" / "results")
-    assert files(tmp_path / "drop" / "requests") == files(tmp_path / "drop" / "results") == []
+    assert_each_value_is_branin_of_its_own_point(results)
+    assert reasons(tmp_path) == ["present before round 1-3 was written (left over from before)"] * 2
 
 
 def test_a_restart_picks_up_results_that_arrived_while_tansaku_was_down(tmp_path, robot) -> None:
