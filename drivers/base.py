@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import ClassVar, Literal, Protocol, runtime_checkable
+from typing import ClassVar, Literal, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
@@ -48,6 +48,24 @@ class DriverConfig(BaseModel):
             "previous process died: measure it again, or record it as failed."
         ),
     )
+
+    def ports(self) -> dict[str, str]:
+        """Where each device is plugged in, by device name; empty for a driver without.
+
+        Ports say where, not what: a campaign may resume with a device on another port
+        (``tansaku run --port``), so they are no part of the campaign's identity.
+        """
+        return {}
+
+    def with_ports(self, ports: Mapping[str, str]) -> Self:
+        """This section with the devices named in ``ports`` plugged in there instead.
+
+        Raises ``ValueError`` naming a device this section does not have.
+        """
+        if ports:
+            device = next(iter(ports))
+            raise ValueError(f"--port {device}=...: a {self.type} driver has no devices on ports")
+        return self
 
     def problems(self, context: CampaignContext) -> list[tuple[Location, str] | Problem]:
         """Inconsistencies between this section and the rest of the campaign.

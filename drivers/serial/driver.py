@@ -49,6 +49,22 @@ class SerialDriverConfig(DriverConfig):
     devices: Annotated[dict[str, SerialDevice], Field(min_length=1)]
     slots: Literal[1] = Field(1, description="A serial instrument runs one experiment at a time.")
 
+    def ports(self) -> dict[str, str]:
+        return {name: device.port for name, device in self.devices.items()}
+
+    def with_ports(self, ports: Mapping[str, str]) -> SerialDriverConfig:
+        unknown = sorted(set(ports) - set(self.devices))
+        if unknown:
+            raise ValueError(
+                f"--port {unknown[0]}=...: the campaign has no serial device {unknown[0]!r}; "
+                f"its devices are {', '.join(self.devices)}"
+            )
+        devices = {
+            name: device.model_copy(update={"port": ports.get(name, device.port)})
+            for name, device in self.devices.items()
+        }
+        return self.model_copy(update={"devices": devices})
+
     def protocols(self, base_dir: Path) -> dict[str, Protocol]:
         """Each device's protocol, protocol files read (raises ``ProtocolFileError`` or
         ``DocumentError``)."""

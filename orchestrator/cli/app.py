@@ -95,27 +95,51 @@ def run(
             help="Where the ledger and logs go (default: the campaign's run_dir, or runs/<name>)."
         ),
     ] = None,
+    port: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="TANSAKU_PORT",
+            metavar="DEVICE=PORT",
+            help="Plug a device in elsewhere than the campaign file says, for this run "
+            "(repeatable; TANSAKU_PORT takes several, separated by spaces).",
+        ),
+    ] = None,
 ) -> None:
     """Run a campaign, or resume it from its run directory, until its budget is spent."""
-    from orchestrator.flows.runner import DryRunUnavailableError, check_dry_run
+    from orchestrator.flows.runner import DryRunUnavailableError, check_dry_run, with_ports
 
     loaded = _load(campaign)
+    ports = _parse_ports(port or [])
     try:
         check_dry_run(loaded, dry_run)
-    except DryRunUnavailableError as error:
+        loaded = with_ports(loaded, ports)
+    except (DryRunUnavailableError, ValueError) as error:
         raise _refuse(str(error)) from None
     if run_dir is None:
         declared = loaded.campaign.run_dir
         run_dir = loaded.base_dir / declared if declared else Path("runs") / loaded.campaign.name
-    _run(loaded, run_dir, dry_run)
+    _run(loaded, run_dir, dry_run, overridden_ports=set(ports))
 
 
-def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool) -> None:
+def _parse_ports(given: list[str]) -> dict[str, str]:
+    ports: dict[str, str] = {}
+    for text in given:
+        device, equals, port = text.partition("=")
+        if not (device and equals and port):
+            raise _refuse(f"--port {text!r}: write it as DEVICE=PORT, e.g. hotplate=/dev/ttyUSB3")
+        if device in ports:
+            raise _refuse(f"--port names {device!r} twice")
+        ports[device] = port
+    return ports
+
+
+def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports: set[str]) -> None:
     from orchestrator.cli.views import ProgressDisplay, summary_panel
     from orchestrator.flows.prefect_server import ServerStartError
     from orchestrator.flows.runner import (
         LOG_FILE,
         InstrumentUnavailableError,
+        PortChangedError,
         PrefectUnavailableError,
         run_campaign,
     )
@@ -138,8 +162,10 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool) -> None:
         display.start(ledger)
 
     try:
-        outcome = run_campaign(loaded, run_dir, dry_run, on_ready=on_ready)
-    except (LedgerMismatchError, RunDirectoryBusyError) as error:
+        outcome = run_campaign(
+            loaded, run_dir, dry_run, on_ready=on_ready, overridden_ports=overridden_ports
+        )
+    except (LedgerMismatchError, RunDirectoryBusyError, PortChangedError) as error:
         raise _refuse(f"{run_dir}: {error}") from None
     except (LedgerUnreadableError, RunDirectoryUnwritableError) as error:
         raise _refuse(str(error)) from None

@@ -14,9 +14,9 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
@@ -43,6 +43,10 @@ class InstrumentUnavailableError(RuntimeError):
     """The instrument could not be connected to at the start of a run."""
 
 
+class PortChangedError(ValueError):
+    """A resumed campaign finds a device on another port than the one it ran on."""
+
+
 class PrefectUnavailableError(RuntimeError):
     """The Prefect server stopped answering before the campaign got to its end."""
 
@@ -54,16 +58,28 @@ class RunOutcome:
     prefect_ui: str | None
 
 
+def with_ports(loaded: LoadedCampaign, ports: Mapping[str, str]) -> LoadedCampaign:
+    """``loaded`` with its devices plugged in where ``ports`` says (``--port``).
+
+    Raises ``ValueError`` for a device the campaign's driver does not have.
+    """
+    driver = loaded.campaign.driver.with_ports(ports)
+    return replace(loaded, campaign=loaded.campaign.model_copy(update={"driver": driver}))
+
+
 def run_campaign(
     loaded: LoadedCampaign,
     run_dir: Path,
     dry_run: bool,
     on_ready: Callable[[Ledger, str | None], None] | None = None,
+    overridden_ports: Collection[str] = (),
 ) -> RunOutcome:
     """Run (or resume) ``loaded`` in ``run_dir`` until it stops.
 
     ``on_ready(ledger, prefect_ui)`` is called once the ledger holds the campaign and
     before the first experiment, e.g. to start a progress display.
+    ``overridden_ports`` names the devices whose port the user gave for this run
+    (:func:`with_ports`): only those may differ from where the campaign last ran.
     """
     check_dry_run(loaded, dry_run)
     with RunDirectoryLock(run_dir):
@@ -71,7 +87,9 @@ def run_campaign(
         prefect_ui, api_url = _prefect_api()
         ledger = Ledger.open(run_dir)
         try:
-            return _run_locked(loaded, run_dir, dry_run, ledger, api_url, prefect_ui, on_ready)
+            return _run_locked(
+                loaded, run_dir, dry_run, ledger, api_url, prefect_ui, on_ready, overridden_ports
+            )
         finally:
             ledger.close()
 
@@ -98,6 +116,7 @@ def _run_locked(
     api_url: str | None,
     prefect_ui: str | None,
     on_ready: Callable[[Ledger, str | None], None] | None,
+    overridden_ports: Collection[str],
 ) -> RunOutcome:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
@@ -105,6 +124,8 @@ def _run_locked(
 
     campaign = loaded.campaign
     existing = ledger.campaign()
+    ports = {} if dry_run else campaign.driver.ports()
+    _check_ports(ledger.last_ports(), ports, overridden_ports)
     clock = (ledger.last_finished_at() or existing.clock_start) if existing else None
     driver = build_driver(loaded, run_dir, dry_run, clock)
     ledger.start_campaign(
@@ -139,6 +160,7 @@ def _run_locked(
     if on_ready is not None:
         on_ready(ledger, prefect_ui)
     session = ledger.start_session()
+    ledger.record_ports(session, ports, overridden_ports)
     outcome = "crashed"
     try:
         try:
@@ -175,6 +197,31 @@ def _run_locked(
         # finds the session open and records it as died.
         with contextlib.suppress(LedgerWriteError):
             ledger.end_session(session, outcome)
+
+
+def _check_ports(
+    before: Mapping[str, str], now: Mapping[str, str], overridden: Collection[str]
+) -> None:
+    """Refuse to resume with a device on another port than it ran on, unless told so.
+
+    A moved device may be a rehearsal rig standing in for the real instrument, or the
+    other way round: their results must not mix by accident.
+    """
+    moved = {
+        device: (before[device], port)
+        for device, port in now.items()
+        if device in before and before[device] != port and device not in overridden
+    }
+    if moved:
+        changes = "; ".join(
+            f"{device} ran on {old}, the campaign now says {new}"
+            for device, (old, new) in moved.items()
+        )
+        confirm = " ".join(f"--port {device}={new}" for device, (_, new) in moved.items())
+        raise PortChangedError(
+            f"{changes}. Pass {confirm} to confirm the move, or --port with the old "
+            "port to carry on where it ran; nothing was run."
+        )
 
 
 def _stop_reason_without_prefect(ledger: Ledger, error: httpx.TransportError) -> str:
@@ -257,7 +304,9 @@ def fingerprint(loaded: LoadedCampaign) -> str:
     Settings left at their defaults are left out, so a new optional setting in a later
     tansaku does not change the fingerprint of campaigns that do not use it.
     """
-    settings = loaded.campaign.model_dump(
+    campaign = loaded.campaign
+    unplugged = campaign.driver.with_ports(dict.fromkeys(campaign.driver.ports(), ""))
+    settings = campaign.model_copy(update={"driver": unplugged}).model_dump(
         mode="json", exclude_defaults=True, exclude={"budget", "stop", "description", "run_dir"}
     )
     if loaded.campaign.candidates is not None:

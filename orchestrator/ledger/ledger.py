@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import socket
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -306,6 +306,31 @@ class Ledger:
                 .where(tables.sessions.c.id == session)
                 .values(ended_at=utcnow(), outcome=outcome)
             )
+
+    def record_ports(
+        self, session: int, ports: Mapping[str, str], overridden: Collection[str]
+    ) -> None:
+        """Where this session found each device of the instrument."""
+        with self._write() as connection:
+            for device, port in ports.items():
+                connection.execute(
+                    insert(tables.session_ports).values(
+                        session_id=session,
+                        device=device,
+                        port=port,
+                        overridden=device in overridden,
+                    )
+                )
+
+    def last_ports(self) -> dict[str, str]:
+        """Device → port of the latest session that recorded any."""
+        p = tables.session_ports
+        with self.engine.connect() as connection:
+            latest = connection.execute(select(func.max(p.c.session_id))).scalar()
+            rows = connection.execute(
+                select(p.c.device, p.c.port).where(p.c.session_id == latest)
+            ).all()
+        return {device: port for device, port in rows}
 
     def close_dead_sessions(self) -> list[str]:
         """Mark sessions that a killed process left open as ``died``.

@@ -120,3 +120,12 @@ sessions = Table(
     Column("outcome", Text),
     Column("flow_run_id", String(64)),
 )  # fmt: skip
+
+session_ports = Table(
+    "session_ports", metadata,
+    Column("session_id", Integer, ForeignKey("sessions.id"), primary_key=True),
+    Column("device", Text, primary_key=True),
+    Column("port", Text, nullable=False),
+    Column("overridden", Boolean, nullable=False,
+           doc="Given with --port or TANSAKU_PORT rather than by the campaign file."),
+)  # fmt: skip
