@@ -266,7 +266,9 @@ def _explain(error: Any, model: type[BaseModel]) -> str:
     message = message.removeprefix("Value error, ")
     given = error.get("input")
     if kind not in {"value_error", "union_tag_invalid"} and isinstance(given, str | int | float):
-        message += f" (got {given!r})"
+        written = repr(given)
+        # A whole paragraph, or an integer of hundreds of digits, would bury the message.
+        message += f" (got {written if len(written) <= 60 else written[:57] + '...'})"
     return message
 
 

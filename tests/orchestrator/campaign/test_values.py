@@ -222,6 +222,20 @@ def test_a_bad_duration_is_explained_as_written(
     assert problems == [f"11:3: driver.retry_delay: {expected}"]
 
 
+def test_a_long_value_is_shortened_in_the_message(tmp_path: Path) -> None:
+    problems = problems_of(
+        tmp_path,
+        ("name: demo", "name: " + "my demo " * 100),
+        ("[-5, 10]", "[-5, 1" + "0" * 400 + "]"),
+    )
+    assert problems == [
+        "1:1: name: String should have at most 64 characters (got 'my demo my demo my demo my "
+        "demo my demo my demo my demo ...)",
+        "5:47: space[0].bounds[1]: Input should be a valid number (got "
+        "100000000000000000000000000000000000000000000000000000000...)",
+    ]
+
+
 def test_the_limits_themselves_are_accepted(tmp_path: Path) -> None:
     text = (
         CAMPAIGN.replace("seed: 4", "seed: 4294967295")
