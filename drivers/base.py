@@ -67,6 +67,16 @@ class DriverConfig(BaseModel):
             raise ValueError(f"--port {device}=...: a {self.type} driver has no devices on ports")
         return self
 
+    def describe(self, base_dir: Path) -> list[str]:
+        """How this driver reaches the instrument, a line per device or mode, for people.
+
+        ``base_dir`` is the campaign file's folder (the driver's own files are relative
+        to it); ``validate`` shows these lines.
+        """
+        del base_dir
+        slots = f"{self.slots} slots" if self.slots > 1 else "one experiment at a time"
+        return [f"{self.type}, {slots}"]
+
     def problems(self, context: CampaignContext) -> list[tuple[Location, str] | Problem]:
         """Inconsistencies between this section and the rest of the campaign.
 

@@ -65,6 +65,23 @@ class SerialDriverConfig(DriverConfig):
         }
         return self.model_copy(update={"devices": devices})
 
+    def describe(self, base_dir: Path) -> list[str]:
+        lines = []
+        for name, protocol in self.protocols(base_dir).items():
+            limits = [
+                f"{parameter} {low:g}..{high:g}"
+                for parameter, command in protocol.parameters.items()
+                if command.limits is not None
+                for low, high in [command.limits]
+            ]
+            checked = (
+                f"; the space is within its hard limits {', '.join(limits)}"
+                if limits
+                else "; no hard limits"
+            )
+            lines.append(f"serial {name} on {self.devices[name].port}{checked}")
+        return lines
+
     def protocols(self, base_dir: Path) -> dict[str, Protocol]:
         """Each device's protocol, protocol files read (raises ``ProtocolFileError`` or
         ``DocumentError``)."""

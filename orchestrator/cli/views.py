@@ -55,6 +55,8 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
         table.add_row(" + ".join(mixture.components), "mixture", f"= {mixture.total:g}")
     for constraint in campaign.constraints:
         table.add_row(constraint, "constraint", "")
+    for line in campaign.driver.describe(loaded.base_dir):
+        table.add_row("instrument", "driver", line)
     if campaign.prior_data is not None:
         count = len(loaded.prior())
         table.add_row("prior data", "file", f"{count} measurements in {campaign.prior_data.path}")
@@ -73,7 +75,7 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
     )
     table.caption = (
         f"{objective.goal} {objective.name} · budget {budget} · {start}, {pace} · "
-        f"driver {campaign.driver.type} · dry-run simulator {dry_run}"
+        f"dry-run simulator {dry_run}"
     )
     table.caption_justify = "left"
     return table

@@ -234,6 +234,17 @@ def test_validate_says_when_measurements_are_taken_as_exact(tmp_path: Path) -> N
     assert "then GP on exact measurements, batch 1" in " ".join(exact.stdout.split())
 
 
+def test_validate_names_each_device_and_the_hard_limits_it_checked(tmp_path: Path) -> None:
+    result = tansaku("validate", REPO / "campaigns" / "film-anneal-serial.yaml", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    shown = " ".join(result.stdout.replace("│", " ").split())
+    assert (
+        "serial hotplate on /dev/ttyUSB0; the space is within its hard limits "
+        "anneal_temp_c 20..300, stir_rpm 0..1500"
+    ) in shown
+    assert "serial smu on /dev/ttyUSB1; no hard limits" in shown
+
+
 def test_validate_stays_fast_by_not_importing_torch_or_prefect(tmp_path: Path) -> None:
     probe = (
         "import sys\n"
