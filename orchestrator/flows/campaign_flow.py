@@ -87,18 +87,34 @@ def submit(driver: AsyncDriver, experiments: list[Experiment]) -> None:
     driver.submit(experiments)
 
 
+class CampaignRun:
+    """What one ``tansaku run`` hands its flow: the campaign, its ledger and instrument.
+
+    A plain object, not a dataclass: Prefect sends a flow's parameters to its server,
+    which refuses more than 512 KB, and it shows a plain object by its name only. The
+    flow's other parameters are what the Prefect UI should show.
+    """
+
+    def __init__(
+        self, loaded: LoadedCampaign, ledger: Ledger, driver: Driver | AsyncDriver, session: int
+    ) -> None:
+        self.loaded, self.ledger, self.driver, self.session = loaded, ledger, driver, session
+
+
 @flow(name="tansaku-campaign", persist_result=False, log_prints=False)
-def campaign_flow(
-    loaded: LoadedCampaign, ledger: Ledger, driver: Driver | AsyncDriver, session: int
-) -> str:
-    """Run the campaign until its budget or deadline; returns why it stopped."""
-    ledger.set_session_flow_run(session, str(flow_run.get_id()))
-    campaign_record = ledger.campaign()
+def campaign_flow(run: CampaignRun, campaign: str, run_dir: str) -> str:
+    """Run the campaign until its budget or deadline; returns why it stopped.
+
+    ``campaign`` and ``run_dir`` name the run in the Prefect UI.
+    """
+    del campaign, run_dir
+    run.ledger.set_session_flow_run(run.session, str(flow_run.get_id()))
+    campaign_record = run.ledger.campaign()
     assert campaign_record is not None, "the runner records the campaign before the flow starts"
-    loop = _Loop(loaded, ledger, campaign_record.clock_start)
-    if isinstance(driver, AsyncDriver):
-        return loop.run_in_parallel(driver)
-    return loop.run_in_turn(driver)
+    loop = _Loop(run.loaded, run.ledger, campaign_record.clock_start)
+    if isinstance(run.driver, AsyncDriver):
+        return loop.run_in_parallel(run.driver)
+    return loop.run_in_turn(run.driver)
 
 
 class _Loop:

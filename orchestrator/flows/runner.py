@@ -120,7 +120,12 @@ def _run_locked(
 ) -> RunOutcome:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from orchestrator.flows.campaign_flow import campaign_flow, flow_run_name, stop_reason
+    from orchestrator.flows.campaign_flow import (
+        CampaignRun,
+        campaign_flow,
+        flow_run_name,
+        stop_reason,
+    )
 
     campaign = loaded.campaign
     existing = ledger.campaign()
@@ -180,7 +185,11 @@ def _run_locked(
             try:
                 reason = campaign_flow.with_options(
                     flow_run_name=flow_run_name(loaded, run_dir), validate_parameters=False
-                )(loaded, ledger, driver, session)
+                )(
+                    CampaignRun(loaded, ledger, driver, session),
+                    campaign=campaign.name,
+                    run_dir=str(run_dir.resolve()),
+                )
             except httpx.TransportError as error:
                 reason = _stop_reason_without_prefect(ledger, error)
         outcome = "finished"
