@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from drivers.base import CampaignContext, DriverConfig
-from drivers.units import Duration
+from drivers.units import Duration, format_duration
 from drivers.yaml_document import Location
 
 
@@ -130,6 +130,23 @@ class FileDropConfig(DriverConfig):
         if self.poll_interval <= timedelta(0):
             raise ValueError("poll_interval must be longer than zero")
         return self
+
+    def describe(self, base_dir: Path) -> list[str]:
+        paths = self.folders(base_dir)
+        limit = format_duration(self.time_limit)
+        if self.mode == "nimo":
+            handshake = (
+                f"the robot acknowledges each round within "
+                f"{format_duration(self.nimo.acknowledge_within)}"
+                if self.nimo.handshake
+                else "no handshake"
+            )
+            how = f"NIMS-OS rounds of {self.slots} ({handshake}), {limit} per round"
+        else:
+            slots = f"{self.slots} slots" if self.slots > 1 else "1 slot"
+            how = f"one {self.request.format} file per experiment, {slots}, {limit} each"
+        folders = f"requests to {paths['outbox']}, results from {paths['inbox']}"
+        return [f"file drop: {how}", folders]
 
     def folders(self, base_dir: Path) -> dict[str, Path]:
         """``outbox``, ``inbox``, ``archive`` and ``quarantine``, resolved against ``base_dir``."""

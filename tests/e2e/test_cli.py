@@ -245,6 +245,23 @@ def test_validate_names_each_device_and_the_hard_limits_it_checked(tmp_path: Pat
     assert "serial smu on /dev/ttyUSB1; no hard limits" in shown
 
 
+def test_validate_names_the_file_drop_mode(tmp_path: Path) -> None:
+    campaign = tmp_path / "robot.yaml"
+    text = (REPO / "campaigns" / "autoam-print-robot.yaml").read_text()
+    campaign.write_text(text.replace("../simulators/", f"{REPO / 'simulators'}/"))
+    files = tansaku("validate", campaign, cwd=tmp_path)
+    assert files.returncode == 0, files.stderr
+    assert "file drop: one json file per experiment, 3 slots, 45min each" in " ".join(
+        files.stdout.replace("│", " ").split()
+    )
+    nimo_text = text.split("  request:")[0] + "  mode: nimo\n  nimo: {handshake: true}\n"
+    campaign.write_text(nimo_text)
+    nimo = tansaku("validate", campaign, cwd=tmp_path)
+    assert nimo.returncode == 0, nimo.stderr
+    shown = "file drop: NIMS-OS rounds of 3 (the robot acknowledges each round within 1min)"
+    assert shown in " ".join(nimo.stdout.replace("│", " ").split())
+
+
 def test_validate_stays_fast_by_not_importing_torch_or_prefect(tmp_path: Path) -> None:
     probe = (
         "import sys\n"
