@@ -27,12 +27,9 @@ from orchestrator.campaign.schema import (
     campaign_model_for,
 )
 
-MAX_FILE_BYTES = 64 << 10
-"""A campaign file's largest size, 64 KiB: twenty times the longest example campaign, since
-candidate pools, prior data and descriptor tables live in CSV files of their own. A run
-hands the campaign to Prefect twice (as text and as its model), JSON-escaped, and Prefect
-refuses flow parameters over 512 KiB: an emoji is 12 bytes there, so 64 KiB of any text
-still fits."""
+MAX_FILE_BYTES = 1 << 20
+"""A campaign file's largest size, 1 MiB: hundreds of times the longest example campaign,
+since candidate pools, prior data and descriptor tables live in CSV files of their own."""
 
 
 class CampaignError(DocumentError):
@@ -125,7 +122,7 @@ def load_campaign(path: Path) -> LoadedCampaign:
                     1,
                     1,
                     "",
-                    f"the file is larger than {MAX_FILE_BYTES >> 10} KiB, far more than a "
+                    f"the file is larger than {MAX_FILE_BYTES >> 20} MiB, far more than a "
                     "campaign needs; keep candidate pools, prior data and descriptor tables in "
                     "the CSV files the campaign names",
                 )

@@ -54,7 +54,7 @@ BAD_FILES = {
     # 50 MB once passed validate, then failed inside Prefect and left a ledger behind.
     "a 50 MB file": (
         ("", "description: " + "x" * 50_000_000 + "\n"),
-        r"1:1: the file is larger than 64 KiB, far more than a campaign needs; keep candidate "
+        r"1:1: the file is larger than 1 MiB, far more than a campaign needs; keep candidate "
         r"pools, prior data and descriptor tables in the CSV files the campaign names",
     ),
     "bounds of 1e308": (

@@ -144,7 +144,7 @@ def test_a_file_over_the_size_limit_is_refused_before_it_is_parsed(tmp_path: Pat
     path = with_extra(tmp_path, f"description: {padding}\n")
     problem = only_problem(path)
     assert problem == (
-        f"{path}:1:1: the file is larger than 64 KiB, far more than a campaign needs; keep "
+        f"{path}:1:1: the file is larger than 1 MiB, far more than a campaign needs; keep "
         "candidate pools, prior data and descriptor tables in the CSV files the campaign names"
     )
 
