@@ -6,6 +6,8 @@ Validating a campaign imports pydantic and the drivers' config models, never tor
 from __future__ import annotations
 
 import math
+from collections import Counter
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -86,6 +88,12 @@ def _shown(value: float) -> str:
 
 Number = Annotated[float, AfterValidator(_computable)]
 """A finite number within ±:data:`MAX_MAGNITUDE`."""
+
+
+def _repeated(names: Iterable[str]) -> list[str]:
+    """The names given more than once, sorted; counted in one pass, as a categorical may list
+    tens of thousands of values."""
+    return sorted(name for name, count in Counter(names).items() if count > 1)
 
 
 def _resolvable(low: float, high: float) -> None:
@@ -224,7 +232,7 @@ class CategoricalParameter(_Section):
     @model_validator(mode="after")
     def _check_values(self) -> CategoricalParameter:
         labels = [str(value) for value in self.values]
-        repeated = sorted({label for label in labels if labels.count(label) > 1})
+        repeated = _repeated(labels)
         if repeated:
             raise ValueError(f"values must be distinct; repeated: {', '.join(repeated)}")
         if self.fixed is not None and str(self.fixed) not in labels:
@@ -452,7 +460,7 @@ class Campaign(_Section):
     @classmethod
     def _distinct_names(cls, space: list[Parameter]) -> list[Parameter]:
         names = [parameter.name for parameter in space]
-        repeated = sorted({name for name in names if names.count(name) > 1})
+        repeated = _repeated(names)
         if repeated:
             raise ValueError(f"parameter names must be distinct; repeated: {', '.join(repeated)}")
         return space
@@ -508,7 +516,7 @@ class Campaign(_Section):
         if clash:
             raise ValueError(f"{', '.join(clash)} is both a parameter and an objective")
         names = [objective.name for objective in objectives]
-        repeated = sorted({name for name in names if names.count(name) > 1})
+        repeated = _repeated(names)
         if repeated:
             raise ValueError(f"objective names must be distinct; repeated: {', '.join(repeated)}")
         return objectives
@@ -521,7 +529,7 @@ class Campaign(_Section):
         taken = {p.name for p in info.data.get("space", [])}
         taken |= {o.name for o in info.data.get("objectives", [])}
         names = [outcome.name for outcome in outcomes]
-        clash = sorted({name for name in names if name in taken or names.count(name) > 1})
+        clash = sorted({name for name in names if name in taken} | set(_repeated(names)))
         if clash:
             raise ValueError(
                 f"{', '.join(clash)}: an outcome needs a name no parameter, objective or other "

@@ -167,3 +167,16 @@ def test_every_file_read_as_a_yaml_document_is_bounded() -> None:
     # Drivers read their own files (serial protocols) with the same reader.
     with pytest.raises(DocumentError, match=r"protocol\.yaml:5:\d+: the document holds more"):
         YamlDocument.parse(alias_bomb(), Path("protocol.yaml"))
+
+
+def test_a_long_categorical_is_checked_in_linear_time(tmp_path: Path) -> None:
+    values = ", ".join(f"v{i}" for i in range(45_000)) + ", v7"
+    text = CAMPAIGN.replace(
+        "{name: x2, type: continuous, bounds: [0, 15]}",
+        f"{{name: x2, type: categorical, values: [{values}]}}",
+    )
+    started = time.perf_counter()
+    with pytest.raises(CampaignError) as caught:
+        load_campaign(write_campaign(tmp_path, text))
+    assert time.perf_counter() - started < 5  # 24 s when each value was counted in the list
+    assert "space[1]: values must be distinct; repeated: v7" in str(caught.value)
