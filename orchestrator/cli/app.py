@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 if TYPE_CHECKING:  # imported where used, to keep `tansaku --help` and `validate` fast
     from orchestrator.campaign import LoadedCampaign
@@ -32,8 +32,10 @@ server_app = typer.Typer(
 )
 app.add_typer(server_app, name="server")
 
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+# Campaign files, data files and instruments supply much of what is printed: none of it
+# is read as markup or emoji codes (`[/]` in a unit, `:x:` in a CSV cell, `file:100:3`).
+out = Console(highlight=False, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 
 FAILED = 1
 REFUSED = 2
@@ -49,8 +51,7 @@ class ExportFormat(StrEnum):
 
 
 def _error(message: str, code: int) -> typer.Exit:
-    # Messages quote paths and file contents: never read them as markup.
-    err.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+    err.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -65,7 +66,7 @@ def _load(path: Path) -> LoadedCampaign:
         return load_campaign(path)
     except CampaignError as error:
         for problem in error.problems:
-            err.print(str(problem), style="red", soft_wrap=True, markup=False)
+            err.print(str(problem), style="red", soft_wrap=True)
         count = len(error.problems)
         raise _refuse(f"{path} has {count} problem{'s' * (count != 1)}; nothing was run") from None
 
@@ -77,7 +78,7 @@ def validate(campaign: CampaignFile) -> None:
 
     loaded = _load(campaign)
     out.print(campaign_table(loaded))
-    out.print(f"[green]✓[/] {campaign} is a valid campaign")
+    out.print(Text.assemble(("✓", "green"), f" {campaign} is a valid campaign"))
 
 
 @app.command()
@@ -154,7 +155,11 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports:
 
     display = ProgressDisplay(out)
     mode = "dry run" if dry_run else "run"
-    out.print(f"[bold]{loaded.campaign.name}[/] · {mode} in {run_dir} · log: {run_dir / LOG_FILE}")
+    out.print(
+        Text.assemble(
+            (loaded.campaign.name, "bold"), f" · {mode} in {run_dir} · log: {run_dir / LOG_FILE}"
+        )
+    )
 
     def on_ready(ledger: Ledger, prefect_ui: str | None) -> None:
         if prefect_ui:
@@ -178,7 +183,9 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports:
         raise _error(str(error), FAILED) from None
     except KeyboardInterrupt:
         display.stop()
-        err.print("[yellow]Interrupted.[/] Run the same command again to resume.")
+        err.print(
+            Text.assemble(("Interrupted.", "yellow"), " Run the same command again to resume.")
+        )
         raise typer.Exit(INTERRUPTED) from None
     finally:
         display.stop()

@@ -182,7 +182,7 @@ class ProgressDisplay:
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("{task.fields[best]}"),
+            TextColumn("{task.fields[best]}", markup=False),
             TimeElapsedColumn(),
             console=console,
         )
