@@ -20,6 +20,9 @@ from orchestrator.campaign.schema import (
     Parameter,
 )
 
+LISTED_INTEGERS = 10_000
+"""Integer parameters with up to this many values are optimised over their whole numbers."""
+
 
 class SpaceEncoding:
     """Encodes parameter mappings as rows of floats and back.
@@ -51,11 +54,17 @@ class SpaceEncoding:
 
     @property
     def discrete_columns(self) -> dict[int, list[float]]:
-        """Column → allowed encoded values, for integer and discrete parameters."""
+        """Column → allowed encoded values, for integer and discrete parameters.
+
+        An integer parameter of more than :data:`LISTED_INTEGERS` values is left out: the
+        optimiser searches it as a continuous column, and decoding rounds it (BoTorch
+        relaxes such columns itself; listing a billion values would not fit in memory).
+        """
         columns: dict[int, list[float]] = {}
         for i, p in enumerate(self.space):
             if isinstance(p, IntegerParameter):
-                columns[i] = [float(v) for v in range(p.bounds[0], p.bounds[1] + 1)]
+                if p.bounds[1] - p.bounds[0] < LISTED_INTEGERS:
+                    columns[i] = [float(v) for v in range(p.bounds[0], p.bounds[1] + 1)]
             elif isinstance(p, DiscreteParameter):
                 columns[i] = p.allowed
         return columns
