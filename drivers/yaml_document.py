@@ -7,12 +7,14 @@ It is the lowest room: campaign loading and the drivers' own files both use it.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 MAX_DEPTH = 100
 """Sections nested in sections, at most; a campaign nests about six deep."""
@@ -244,3 +246,53 @@ def field_name(location: Location) -> str:
     for part in location:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+class FileTooLargeError(ValueError):
+    """A file past the size its reader accepts; it was not read whole."""
+
+
+def read_text(path: Path, max_bytes: int) -> str:
+    """``path`` decoded as UTF-8, newlines translated as ``Path.read_text`` would.
+
+    At most one byte past ``max_bytes`` is read, so a huge file (or ``/dev/zero``) is
+    never read whole: :class:`FileTooLargeError` then. ``OSError`` and
+    ``UnicodeDecodeError`` pass through for the caller to word.
+    """
+    with path.open("rb") as stream:
+        raw = stream.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise FileTooLargeError(f"{path} is larger than {max_bytes} bytes")
+    return io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8").read()
+
+
+BOOLEAN_AS_NUMBER = (
+    "this is read as true or false (as YAML reads yes/no and on/off too), not as a number; "
+    "write a number, or quote the word to mean text"
+)
+
+
+def booleans_taken_as_values(
+    raw: object, value: object, location: Location = ()
+) -> Iterator[Location]:
+    """Where a true or false in the file became something else in the validated ``value``.
+
+    Pydantic takes ``true`` for 1 wherever a number goes, so a file's ``yes`` would pass as
+    a number; each place it happened is yielded, for a :data:`BOOLEAN_AS_NUMBER` problem.
+    """
+    if isinstance(raw, bool):
+        if not isinstance(value, bool):
+            yield location
+    elif isinstance(raw, dict) and isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            if name in raw:
+                yield from booleans_taken_as_values(
+                    raw[name], getattr(value, name), (*location, name)
+                )
+    elif isinstance(raw, dict) and isinstance(value, dict):
+        for key, item in raw.items():
+            if key in value:
+                yield from booleans_taken_as_values(item, value[key], (*location, key))
+    elif isinstance(raw, list) and isinstance(value, list | tuple):
+        for index, (item, validated) in enumerate(zip(raw, value, strict=False)):
+            yield from booleans_taken_as_values(item, validated, (*location, index))

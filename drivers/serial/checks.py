@@ -25,7 +25,16 @@ from drivers.serial.protocol import (
     template_fields,
     within,
 )
-from drivers.yaml_document import DocumentError, Location, Problem, YamlDocument
+from drivers.yaml_document import (
+    BOOLEAN_AS_NUMBER,
+    DocumentError,
+    FileTooLargeError,
+    Location,
+    Problem,
+    YamlDocument,
+    booleans_taken_as_values,
+    read_text,
+)
 
 Found = Problem | tuple[Location, str]
 """A problem placed in a protocol file, or a location inside the campaign's driver section."""
@@ -68,21 +77,18 @@ def read_protocol(device: str, source: Protocol | Path, base_dir: Path) -> Proto
         return ProtocolSource(device, source, None)
     path = source if source.is_absolute() else base_dir / source
     try:
-        with path.open("rb") as stream:
-            # One byte past the limit at most, so a huge file (or /dev/zero) is never read whole.
-            raw = stream.read(MAX_PROTOCOL_BYTES + 1)
-        text = raw.decode("utf-8")
+        text = read_text(path, MAX_PROTOCOL_BYTES)
+    except FileTooLargeError:
+        raise ProtocolFileError(
+            f"the protocol file {path} is larger than 1 MiB, far more than a protocol needs; "
+            "give the path of the instrument's protocol file"
+        ) from None
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else error
         raise ProtocolFileError(
             f"cannot read the protocol file {path} ({reason}); give a protocol file's path, "
             "relative to the campaign file"
         ) from None
-    if len(raw) > MAX_PROTOCOL_BYTES:
-        raise ProtocolFileError(
-            f"the protocol file {path} is larger than 1 MiB, far more than a protocol needs; "
-            "give the path of the instrument's protocol file"
-        )
     document = YamlDocument.parse(text, path)
     if not isinstance(document.data, dict):
         raise DocumentError(
@@ -102,6 +108,11 @@ def read_protocol(device: str, source: Protocol | Path, base_dir: Path) -> Proto
         protocol = Protocol.model_validate(document.data)
     except ValidationError as error:
         problems += [document.problem(e["loc"], _explain(e)) for e in error.errors()]
+    else:
+        problems += [
+            document.problem(location, BOOLEAN_AS_NUMBER)
+            for location in booleans_taken_as_values(document.data, protocol)
+        ]
     if problems:
         raise DocumentError(problems)
     return ProtocolSource(device, protocol, document)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import types
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +12,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from drivers.base import CampaignContext, DriverConfig, ParameterDomain, ParameterValue
 from drivers.registry import UnknownDriverError, load_driver
-from drivers.yaml_document import DocumentError, Location, Problem, YamlDocument
+from drivers.yaml_document import (
+    BOOLEAN_AS_NUMBER,
+    DocumentError,
+    FileTooLargeError,
+    Location,
+    Problem,
+    YamlDocument,
+    booleans_taken_as_values,
+    read_text,
+)
 from orchestrator.campaign.candidates import read_candidates
 from orchestrator.campaign.descriptors import DescriptorTable, read_descriptors
 from orchestrator.campaign.files import CampaignFileError
@@ -107,14 +114,10 @@ class _AnyDriver(DriverConfig):
 def load_campaign(path: Path) -> LoadedCampaign:
     """Parse and validate ``path``; raise :class:`CampaignError` listing every problem."""
     try:
-        with path.open("rb") as stream:
-            # At most one byte past the limit, so a huge file (or /dev/zero) is never read whole.
-            raw = stream.read(MAX_FILE_BYTES + 1)
-        # Decoded as read_text would, newlines translated, so the ledger's copy is unchanged.
-        text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8").read()
+        text = read_text(path, MAX_FILE_BYTES)
     except (OSError, UnicodeDecodeError) as error:
         raise CampaignError([Problem(path, 1, 1, "", f"cannot read the file: {error}")]) from None
-    if len(raw) > MAX_FILE_BYTES:
+    except FileTooLargeError:
         raise CampaignError(
             [
                 Problem(
@@ -127,7 +130,7 @@ def load_campaign(path: Path) -> LoadedCampaign:
                     "the CSV files the campaign names",
                 )
             ]
-        )
+        ) from None
     return parse_campaign(text, path)
 
 
@@ -161,8 +164,8 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
         problems.extend(document.problem(e["loc"], _explain(e, model)) for e in error.errors())
         raise CampaignError(problems) from None
     problems += [
-        document.problem(location, _BOOLEAN_AS_NUMBER)
-        for location in _booleans_taken_as_values(data, campaign, ())
+        document.problem(location, BOOLEAN_AS_NUMBER)
+        for location in booleans_taken_as_values(data, campaign)
     ]
     if problems:
         raise CampaignError(problems)
@@ -206,33 +209,6 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
             [*placed, *(document.problem(loc, message) for loc, message in cross_checks)]
         )
     return loaded
-
-
-_BOOLEAN_AS_NUMBER = (
-    "this is read as true or false (as YAML reads yes/no and on/off too), not as a number; "
-    "write a number, or quote the word to mean text"
-)
-
-
-def _booleans_taken_as_values(raw: object, value: object, location: Location) -> Iterator[Location]:
-    """Where a true or false in the file became something else: pydantic takes ``true`` for
-    1 wherever a number goes, in every section, the drivers' own included."""
-    if isinstance(raw, bool):
-        if not isinstance(value, bool):
-            yield location
-    elif isinstance(raw, dict) and isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            if name in raw:
-                yield from _booleans_taken_as_values(
-                    raw[name], getattr(value, name), (*location, name)
-                )
-    elif isinstance(raw, dict) and isinstance(value, dict):
-        for key, item in raw.items():
-            if key in value:
-                yield from _booleans_taken_as_values(item, value[key], (*location, key))
-    elif isinstance(raw, list) and isinstance(value, list | tuple):
-        for index, (item, validated) in enumerate(zip(raw, value, strict=False)):
-            yield from _booleans_taken_as_values(item, validated, (*location, index))
 
 
 def _driver_config_model(

@@ -148,6 +148,11 @@ def test_a_protocol_file_that_cannot_be_read_is_placed_on_the_campaign_line(
     only(found, "campaign.yaml:11:33: driver.devices.plate.protocol", expected)
 
 
+def test_yes_in_a_protocol_file_is_not_taken_for_a_number(tmp_path: Path) -> None:
+    found = problems(tmp_path, plate=PLATE.replace("limits: [20, 300]", "limits: [yes, 300]"))
+    only(found, "plate.yaml:4:14: parameters.temp.limits[0]", "read as true or false")
+
+
 def test_an_invalid_regex_or_missing_value_group(tmp_path: Path) -> None:
     found = problems(tmp_path, CAMPAIGN.replace("'^(?P<value>[^,]+)'", "'^(?P<value>[^,+'"))
     assert any(
