@@ -20,7 +20,6 @@ MAX_LISTED = 5
 """Problems (bad lines, missing values) named in one message; the rest are counted."""
 
 
-
 class CampaignFileError(ValueError):
     """A file that cannot be used; ``problems`` are ``(location, message)`` pairs, the
     location relative to the campaign key that names the file."""
