@@ -76,6 +76,22 @@ def campaign_problems(path: Path) -> str:
     return str(error.value)
 
 
+DEMO_CAMPAIGN = """
+    name: demo
+    seed: 4
+    budget: {experiments: 3}
+    space:
+      - {name: x1, type: continuous, bounds: [-5, 10]}
+      - {name: x2, type: continuous, bounds: [0, 15]}
+    objectives:
+      - {name: y, goal: minimize}
+    driver:
+      type: simulated
+      retry_delay: 1s
+      simulator: {type: benchmark, function: branin}
+"""
+"""The smallest valid campaign, for tests that break one thing in it (``write_campaign``)."""
+
 SMALL_BRANIN = """
     name: {name}
     seed: 4

@@ -9,22 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import DEMO_CAMPAIGN as CAMPAIGN
 from tests.conftest import tansaku, write_campaign
-
-CAMPAIGN = """
-    name: demo
-    seed: 4
-    budget: {experiments: 3}
-    space:
-      - {name: x1, type: continuous, bounds: [-5, 10]}
-      - {name: x2, type: continuous, bounds: [0, 15]}
-    objectives:
-      - {name: y, goal: minimize}
-    driver:
-      type: simulated
-      retry_delay: 1s
-      simulator: {type: benchmark, function: branin}
-"""
 
 
 def alias_bomb() -> str:

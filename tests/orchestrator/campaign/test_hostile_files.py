@@ -11,22 +11,8 @@ import pytest
 from drivers.yaml_document import MAX_DEPTH, MAX_NODES, DocumentError, YamlDocument
 from orchestrator.campaign import CampaignError, load_campaign
 from orchestrator.campaign.loading import MAX_FILE_BYTES
+from tests.conftest import DEMO_CAMPAIGN as CAMPAIGN
 from tests.conftest import write_campaign
-
-CAMPAIGN = """
-    name: demo
-    seed: 4
-    budget: {experiments: 3}
-    space:
-      - {name: x1, type: continuous, bounds: [-5, 10]}
-      - {name: x2, type: continuous, bounds: [0, 15]}
-    objectives:
-      - {name: y, goal: minimize}
-    driver:
-      type: simulated
-      retry_delay: 1s
-      simulator: {type: benchmark, function: branin}
-"""
 
 
 def with_extra(folder: Path, extra: str) -> Path:

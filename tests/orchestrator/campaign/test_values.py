@@ -9,22 +9,9 @@ from pathlib import Path
 import pytest
 
 from orchestrator.campaign import CampaignError, load_campaign
+from tests.conftest import DEMO_CAMPAIGN as CAMPAIGN
 from tests.conftest import write_campaign
 
-CAMPAIGN = """
-    name: demo
-    seed: 4
-    budget: {experiments: 3}
-    space:
-      - {name: x1, type: continuous, bounds: [-5, 10]}
-      - {name: x2, type: continuous, bounds: [0, 15]}
-    objectives:
-      - {name: y, goal: minimize}
-    driver:
-      type: simulated
-      retry_delay: 1s
-      simulator: {type: benchmark, function: branin}
-"""
 BOOLEAN = (
     "this is read as true or false (as YAML reads yes/no and on/off too), not as a number; "
     "write a number, or quote the word to mean text"
