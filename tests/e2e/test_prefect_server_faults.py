@@ -33,7 +33,7 @@ def test_a_run_whose_prefect_server_dies_finishes_and_exits(tmp_path: Path, monk
     assert started.returncode == 0, started.stderr
     server = json.loads((tmp_path / "prefect" / "tansaku-server.json").read_text())
 
-    campaign = small_branin(tmp_path, name="orphan", budget=20)
+    campaign = small_branin(tmp_path, name="orphan", budget=12)
     run_dir = tmp_path / "runs" / "orphan"
     process = subprocess.Popen(
         [str(TANSAKU), "run", str(campaign), "--dry-run", "--run-dir", str(run_dir)],
@@ -51,10 +51,10 @@ def test_a_run_whose_prefect_server_dies_finishes_and_exits(tmp_path: Path, monk
     finally:
         process.kill()
     assert process.returncode == 0, stderr
-    assert "budget reached: 20 of 20 experiments" in stdout
+    assert "budget reached: 12 of 12 experiments" in stdout
     for noise in ("Traceback", "Error logging to API", "ConnectError"):
         assert noise not in stdout + stderr, noise
-    assert ledger_rows(run_dir, "SELECT count(DISTINCT experiment_id) FROM results") == [(20,)]
+    assert ledger_rows(run_dir, "SELECT count(DISTINCT experiment_id) FROM results") == [(12,)]
     assert ledger_rows(run_dir, "SELECT outcome FROM sessions") == [("finished",)]
     log = (run_dir / "tansaku.log").read_text()
     assert "the Prefect server stopped answering" in log
