@@ -323,9 +323,8 @@ def test_a_malformed_nimo_answer_fails_its_round_at_once(make, tmp_path) -> None
     inbox = tmp_path / "drop" / "in"
     (inbox / "results.csv").write_text("0.4\n")
     (inbox / "outputend.txt").touch()
-    started = time.monotonic()
+    # Within 5 s, far inside the round's time limit: the round fails at once.
     completions = collect_until(driver, 2, seconds=5)
-    assert time.monotonic() - started < 5
     assert [c.experiment_id for c in completions] == [1, 2]
     reasons = quarantined(tmp_path)
     assert reasons["results.csv"] == "malformed: 1 result rows for a round of 2 experiments"
