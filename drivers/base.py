@@ -107,7 +107,7 @@ class CampaignContext:
     name: str
     parameters: Mapping[str, str]
     """Parameter names, in campaign order, mapped to their kind: ``continuous``,
-    ``integer`` or ``categorical``."""
+    ``integer``, ``discrete`` or ``categorical``."""
     objectives: tuple[str, ...]
     """Every quantity the instrument must report: the objectives, then other outcomes."""
     base_dir: Path
