@@ -80,6 +80,17 @@ def result(i: int, value: object = 0.5, **fields: object) -> str:
     return json.dumps({"campaign": CAMPAIGN, "experiment_id": i, "conductance": value, **fields})
 
 
+def answer(inbox: Path, rows: str) -> None:
+    """Answer a NIMS-OS round as the robot does: ``results.csv``, then ``outputend.txt``."""
+    drop(inbox, "results.csv", rows)
+    drop(inbox, "outputend.txt", "")
+
+
+def measured(completions: list[Completion]) -> list[tuple[int, float]]:
+    """``(experiment id, conductance)`` of each completion, in order."""
+    return [(c.experiment_id, c.measurement.values["conductance"]) for c in completions]
+
+
 def collect_until(driver: FileDropDriver, count: int, seconds: float = 10) -> list[Completion]:
     found: list[Completion] = []
     deadline = time.monotonic() + seconds
@@ -354,8 +365,7 @@ def test_nimo_answers_written_without_the_acknowledgement_are_quarantined_not_lo
     driver = make(mode="nimo", nimo={"handshake": True, "acknowledge_within": "0.5s"})
     driver.submit([experiment(1)])
     inbox = tmp_path / "drop" / "in"
-    drop(inbox, "results.csv", "0.7\n")  # the robot answers but leaves inputend.txt alone
-    drop(inbox, "outputend.txt", "")
+    answer(inbox, "0.7\n")  # the robot answers but leaves inputend.txt alone
     (completion,) = collect_until(driver, 1, seconds=3)
     failure = completion.measurement.failure
     assert failure.startswith("the robot did not acknowledge the round")
@@ -372,16 +382,14 @@ def test_a_late_nimo_answer_is_not_given_to_the_next_round(make, tmp_path) -> No
     expired = collect_until(driver, 2, seconds=5)
     assert all("no result within the time limit" in c.measurement.failure for c in expired)
     inbox = tmp_path / "drop" / "in"
-    drop(inbox, "results.csv", "0.1\n0.2\n")  # the robot finishes round 1-2 after all
-    drop(inbox, "outputend.txt", "")
+    answer(inbox, "0.1\n0.2\n")  # the robot finishes round 1-2 after all
     driver.submit([experiment(3), experiment(4)])
     why = "arrived after round 1-2 expired and before round 3-4 was written"
     assert quarantined(tmp_path) == {"results.csv": why, "outputend.txt": why}
     assert driver.collect() == []
-    drop(inbox, "results.csv", "0.3\n0.4\n")
-    drop(inbox, "outputend.txt", "")
+    answer(inbox, "0.3\n0.4\n")
     completions = collect_until(driver, 2)
-    assert [(c.experiment_id, c.measurement.values["conductance"]) for c in completions] == [
+    assert measured(completions) == [
         (3, 0.3),
         (4, 0.4),
     ]
@@ -396,8 +404,7 @@ def test_with_the_handshake_a_late_answer_before_the_next_acknowledgement_is_ref
     (outbox / "inputend.txt").unlink()  # the robot takes round 1-2 ...
     assert len(collect_until(driver, 2, seconds=5)) == 2  # ... and overruns its time limit
     driver.submit([experiment(3), experiment(4)])
-    drop(inbox, "results.csv", "0.1\n0.2\n")  # round 1-2's answer, after 3-4 went out
-    drop(inbox, "outputend.txt", "")
+    answer(inbox, "0.1\n0.2\n")  # round 1-2's answer, after 3-4 went out
     assert driver.collect() == []
     why = (
         "arrived after round 1-2 expired and before the robot acknowledged round 3-4 "
@@ -405,10 +412,9 @@ def test_with_the_handshake_a_late_answer_before_the_next_acknowledgement_is_ref
     )
     assert quarantined(tmp_path) == {"results.csv": why, "outputend.txt": why}
     (outbox / "inputend.txt").unlink()  # now the robot takes round 3-4 and answers it
-    drop(inbox, "results.csv", "0.3\n0.4\n")
-    drop(inbox, "outputend.txt", "")
+    answer(inbox, "0.3\n0.4\n")
     completions = collect_until(driver, 2)
-    assert [(c.experiment_id, c.measurement.values["conductance"]) for c in completions] == [
+    assert measured(completions) == [
         (3, 0.3),
         (4, 0.4),
     ]
@@ -419,15 +425,13 @@ def test_a_stale_nimo_answer_at_start_up_is_quarantined_before_the_first_round(
 ) -> None:
     inbox = tmp_path / "drop" / "in"
     inbox.mkdir(parents=True)
-    drop(inbox, "results.csv", "9.9\n9.9\n")  # left from an earlier run
-    drop(inbox, "outputend.txt", "")
+    answer(inbox, "9.9\n9.9\n")  # left from an earlier run
     driver = make(mode="nimo")
     driver.submit([experiment(1), experiment(2)])
     why = "present before round 1-2 was written (left over from before)"
     assert quarantined(tmp_path) == {"results.csv": why, "outputend.txt": why}
     assert driver.collect() == []
-    drop(inbox, "results.csv", "0.1\n0.2\n")
-    drop(inbox, "outputend.txt", "")
+    answer(inbox, "0.1\n0.2\n")
     assert [c.measurement.values["conductance"] for c in collect_until(driver, 2)] == [0.1, 0.2]
 
 
@@ -439,13 +443,12 @@ def test_a_resumed_nimo_round_takes_an_answer_that_arrived_while_tansaku_was_dow
     submitted = datetime.now(UTC)
     first.close()
     inbox = tmp_path / "drop" / "in"
-    drop(inbox, "results.csv", "0.1\n0.2\n")
-    drop(inbox, "outputend.txt", "")
+    answer(inbox, "0.1\n0.2\n")
     second = make(mode="nimo")
     second.resume(experiment(2), submitted)
     second.resume(experiment(1), submitted)
     completions = collect_until(second, 2)
-    assert [(c.experiment_id, c.measurement.values["conductance"]) for c in completions] == [
+    assert measured(completions) == [
         (1, 0.1),
         (2, 0.2),
     ]
@@ -456,8 +459,7 @@ def test_a_resumed_nimo_round_refuses_an_answer_older_than_its_request(make, tmp
     outbox, inbox = tmp_path / "drop" / "out", tmp_path / "drop" / "in"
     outbox.mkdir(parents=True)
     inbox.mkdir(parents=True)
-    drop(inbox, "results.csv", "9.9\n9.9\n")
-    drop(inbox, "outputend.txt", "")
+    answer(inbox, "9.9\n9.9\n")
     stale = max((inbox / name).lstat().st_ctime_ns for name in ("results.csv", "outputend.txt"))
     # The round as a tansaku that did not clear the inbox first wrote it, after the answer.
     request = outbox / "film-0001-0002.csv"
@@ -470,8 +472,7 @@ def test_a_resumed_nimo_round_refuses_an_answer_older_than_its_request(make, tmp
     assert driver.collect() == []
     why = "present before round 1-2 was written (older than its request file film-0001-0002.csv)"
     assert quarantined(tmp_path) == {"results.csv": why, "outputend.txt": why}
-    drop(inbox, "results.csv", "0.1\n0.2\n")
-    drop(inbox, "outputend.txt", "")
+    answer(inbox, "0.1\n0.2\n")
     assert [c.measurement.values["conductance"] for c in collect_until(driver, 2)] == [0.1, 0.2]
 
 
@@ -503,8 +504,7 @@ def test_extra_nimo_result_values_are_kept_and_warned_about_once(make, tmp_path,
     with caplog.at_level(logging.WARNING, logger="tansaku.file_drop"):
         for first in (1, 3):
             driver.submit([experiment(first), experiment(first + 1)])
-            drop(inbox, "results.csv", "0.1,25.0\n0.2,26.0\n")
-            drop(inbox, "outputend.txt", "")
+            answer(inbox, "0.1,25.0\n0.2,26.0\n")
             completions = collect_until(driver, 2)
     assert completions[1].measurement.values == {"conductance": 0.2}
     assert completions[1].measurement.raw["cells"] == ["0.2", "26.0"]
