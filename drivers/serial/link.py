@@ -68,7 +68,8 @@ def _open_failure(name: str, port: str, error: BaseException) -> PortUnavailable
     return PortUnavailableError(
         f"{name}: cannot open the serial port {port} because {reason}; "
         + (f"{advice}, or " if advice else "")
-        + f"set driver.devices.{name}.port to the instrument's port"
+        + f"set driver.devices.{name}.port to the instrument's port "
+        + f"(or give it for one run: --port {name}=PORT)"
     )
 
 

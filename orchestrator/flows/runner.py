@@ -173,9 +173,8 @@ def _run_locked(
         except InstrumentError as error:
             outcome = "failed"
             raise InstrumentUnavailableError(
-                f"cannot connect to the instrument: {error}. Check that it is plugged in, "
-                "switched on and named correctly in the campaign, then run again; "
-                "nothing was measured."
+                f"cannot connect to the instrument: {error}. Nothing was measured; run again "
+                "once it is connected."
             ) from None
         with (
             _sigterm_as_interrupt(),

@@ -90,7 +90,8 @@ def test_after_a_port_vanished_the_safe_state_goes_out_before_the_setup(
         (
             "{tmp}/ttyUSB0",
             "because it does not exist; plug the instrument in and switch it on, or set "
-            "driver.devices.hotplate.port to the instrument's port",
+            "driver.devices.hotplate.port to the instrument's port (or give it for one run: "
+            "--port hotplate=PORT)",
         ),
         ("{tmp}", "because it is a folder, not a serial port; set driver.devices.hotplate.port"),
     ],
