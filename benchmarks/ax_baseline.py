@@ -125,7 +125,7 @@ from scipy.optimize import minimize
 if TYPE_CHECKING:
     from ax import Client
 
-    from orchestrator.campaign.schema import Campaign
+    from tansaku.campaign.schema import Campaign
 
 REGRET_FLOOR = 1e-12
 """Regrets and hypervolume gaps below this are reported as this."""
@@ -491,7 +491,7 @@ def tansaku_campaign(problem: Problem, seed: int, noise_free: bool = False) -> C
     """The campaign a tansaku user would write for ``problem``: its space, constraint and
     objectives (thresholds at the reference point, ``noise_free`` as given), seeded
     ``seed``, every other setting at its default. The driver is never used."""
-    from orchestrator.campaign.schema import Campaign
+    from tansaku.campaign.schema import Campaign
 
     thresholds = problem.ref_point or (None,) * len(problem.metrics)
     objectives = [
@@ -541,7 +541,7 @@ def run_tansaku(problem: Problem, arm: str, seed: int) -> RunResult:
     report back); model-based ("gp") proposals are recorded as node ``MBM``, others by
     their method ("sobol").
     """
-    from orchestrator.proposer import Observation, Proposer
+    from tansaku.proposer import Observation, Proposer
 
     result = RunResult(problem=problem.key, arm=arm, seed=seed)
     caught: Counter[str] = Counter()

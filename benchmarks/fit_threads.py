@@ -1,6 +1,6 @@
 """GP fit time on one torch thread against two, as the machine is and beside a busy process.
 
-Fits tansaku's model (``orchestrator.proposer.model.fit_model``) to the first n distinct
+Fits tansaku's model (``tansaku.proposer.model.fit_model``) to the first n distinct
 blends of the P3HT dataset, five times per setting, and prints median seconds as Markdown.
 The "plus a busy core" rows add a process that spins on one core, as a lab PC running
 other work would; the 1-minute load average before the run is printed with the table.
@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from orchestrator.proposer.model import fit_model
+from tansaku.proposer.model import fit_model
 
 DATA = Path(__file__).resolve().parents[1] / "simulators" / "data" / "pvlab" / "P3HT_dataset.csv"
 SIZES = (10, 30, 60, 150)

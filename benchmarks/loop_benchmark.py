@@ -37,10 +37,10 @@ from typing import Any
 import numpy as np
 import yaml
 
-from orchestrator.campaign.loading import parse_campaign
-from orchestrator.flows.prefect_server import stop_server
-from orchestrator.ledger import ExperimentRecord, Ledger
-from simulators.benchmarks import BENCHMARKS
+from tansaku.campaign.loading import parse_campaign
+from tansaku.flows.prefect_server import stop_server
+from tansaku.ledger import ExperimentRecord, Ledger
+from tansaku.simulators.benchmarks import BENCHMARKS
 
 REPO = Path(__file__).resolve().parents[1]
 TANSAKU = Path(sys.executable).with_name("tansaku")

@@ -11,7 +11,7 @@ over runs of the experiments an arm needs to reach 0.8; the enhancement factor
 EF(i) = mean Top%(i) / (i / N).
 
 Arms:
-- tansaku: ``orchestrator.proposer.Proposer`` on a candidate-pool campaign with default
+- tansaku: ``tansaku.proposer.Proposer`` on a candidate-pool campaign with default
   settings (initial design replaced by the protocol's 2 random rows);
 - sklearn: the paper's baseline, a GP with an anisotropic Matern-5/2 kernel (plus a
   white-noise term), standardised inputs and outputs, and expected improvement.
@@ -41,8 +41,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from orchestrator.campaign.schema import Campaign
-from orchestrator.proposer import Observation, Proposer
+from tansaku.campaign.schema import Campaign
+from tansaku.proposer import Observation, Proposer
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "simulators" / "data" / "pvlab"

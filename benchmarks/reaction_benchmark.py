@@ -42,11 +42,11 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers.base import ParameterValue
-from orchestrator.campaign import CategoricalParameter, LoadedCampaign, load_campaign
-from orchestrator.campaign.descriptors import DescriptorTable, read_descriptors
-from orchestrator.campaign.schema import Campaign
-from orchestrator.proposer import Observation, Proposer
+from tansaku.campaign import CategoricalParameter, LoadedCampaign, load_campaign
+from tansaku.campaign.descriptors import DescriptorTable, read_descriptors
+from tansaku.campaign.schema import Campaign
+from tansaku.drivers.base import ParameterValue
+from tansaku.proposer import Observation, Proposer
 
 REPO = Path(__file__).resolve().parents[1]
 CAMPAIGN = REPO / "campaigns" / "direct-arylation.yaml"

@@ -1,6 +1,6 @@
 """Instrument drivers: the protocol, the registry and the built-in drivers."""
 
-from drivers.base import (
+from tansaku.drivers.base import (
     CampaignContext,
     Driver,
     DriverConfig,
@@ -9,7 +9,7 @@ from drivers.base import (
     Measurement,
     ParameterValue,
 )
-from drivers.registry import UnknownDriverError, driver_types, load_driver
+from tansaku.drivers.registry import UnknownDriverError, driver_types, load_driver
 
 __all__ = [
     "CampaignContext",

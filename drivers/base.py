@@ -15,8 +15,8 @@ from typing import ClassVar, Literal, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
-from drivers.units import Duration
-from drivers.yaml_document import Location, Problem
+from tansaku.drivers.units import Duration
+from tansaku.drivers.yaml_document import Location, Problem
 
 ParameterValue = float | int | str
 """A parameter's value as the instrument sees it: a number, or a categorical's label."""

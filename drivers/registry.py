@@ -11,7 +11,7 @@ from __future__ import annotations
 from importlib.metadata import entry_points
 from typing import cast
 
-from drivers.base import DriverFactory
+from tansaku.drivers.base import DriverFactory
 
 ENTRY_POINT_GROUP = "tansaku.drivers"
 

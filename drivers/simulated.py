@@ -18,7 +18,7 @@ from typing import Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt
 
-from drivers.base import (
+from tansaku.drivers.base import (
     CampaignContext,
     Completion,
     DriverConfig,
@@ -26,10 +26,10 @@ from drivers.base import (
     InstrumentError,
     Measurement,
 )
-from drivers.units import Duration
-from drivers.yaml_document import Location
-from simulators.benchmarks import BENCHMARKS
-from simulators.dataset import read_header
+from tansaku.drivers.units import Duration
+from tansaku.drivers.yaml_document import Location
+from tansaku.simulators.benchmarks import BENCHMARKS
+from tansaku.simulators.dataset import read_header
 
 Simulator = Callable[[Mapping[str, float | int | str]], float | Mapping[str, float]]
 """A model of the instrument: one reading, or readings by name when it measures several."""
@@ -104,7 +104,7 @@ class BenchmarkSpec(_SimulatorBase):
 
 
 class DatasetSpec(_SimulatorBase):
-    """A table of real measurements, answered by nearest neighbour (see simulators.dataset)."""
+    """A table of real measurements, answered by nearest neighbour (tansaku.simulators.dataset)."""
 
     type: Literal["dataset"]
     path: Path = Field(description="CSV file, relative to the campaign file.")
@@ -158,7 +158,7 @@ class FunctionSpec(_SimulatorBase):
     type: Literal["function"]
     function: str = Field(
         pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
-        description="An importable callable, e.g. 'simulators.film:film_conductance_ms'.",
+        description="An importable callable, e.g. 'tansaku.simulators.film:film_conductance_ms'.",
     )
 
     def load(self) -> Simulator:
@@ -195,10 +195,10 @@ def build_simulator(spec: AnySimulator, context: CampaignContext) -> Simulator:
     if isinstance(spec, FunctionSpec):
         return spec.load()
     if isinstance(spec, BenchmarkSpec):
-        from simulators.benchmarks import BenchmarkSimulator
+        from tansaku.simulators.benchmarks import BenchmarkSimulator
 
         return BenchmarkSimulator(spec.function, list(context.parameters), context.objectives)
-    from simulators.dataset import DatasetSimulator
+    from tansaku.simulators.dataset import DatasetSimulator
 
     return DatasetSimulator(
         spec.resolved_path(context.base_dir),

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from orchestrator.campaign.expressions import OutcomeConstraint, parse_outcome_constraint
-from orchestrator.campaign.schema import Objective
-from orchestrator.ledger import CampaignRecord, ExperimentRecord, Ledger, PriorRecord
+from tansaku.campaign.expressions import OutcomeConstraint, parse_outcome_constraint
+from tansaku.campaign.schema import Objective
+from tansaku.ledger import CampaignRecord, ExperimentRecord, Ledger, PriorRecord
 
 
 @dataclass(frozen=True)

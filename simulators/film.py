@@ -1,6 +1,6 @@
 """A polymer film whose conductance depends on how it was annealed and stirred.
 
-The model behind the virtual lab (``simulators.instruments``) and the dry run of
+The model behind the virtual lab (``tansaku.simulators.instruments``) and the dry run of
 ``campaigns/film-anneal-serial.yaml``: a smooth optimum near 165 °C and 600 rpm.
 """
 

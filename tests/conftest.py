@@ -31,7 +31,7 @@ def prefect_server() -> Iterator[str]:
     CLI subprocesses find it through ``PREFECT_HOME`` exactly as a user's second run
     finds the server their first run started.
     """
-    from orchestrator.flows.prefect_server import ensure_server, stop_server
+    from tansaku.flows.prefect_server import ensure_server, stop_server
 
     state = ensure_server(PREFECT_HOME)
     yield state.api_url
@@ -69,7 +69,7 @@ def campaign_beside(folder: Path, campaign: str, data_name: str, data: str, **re
 
 def campaign_problems(path: Path) -> str:
     """What loading the campaign at ``path`` reports as wrong (it must fail)."""
-    from orchestrator.campaign.loading import CampaignError, load_campaign
+    from tansaku.campaign.loading import CampaignError, load_campaign
 
     with pytest.raises(CampaignError) as error:
         load_campaign(path)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 
-from drivers.base import (
+from tansaku.drivers.base import (
     CampaignContext,
     Completion,
     DriverConfig,
@@ -27,12 +27,17 @@ from drivers.base import (
     InstrumentError,
     Measurement,
 )
-from drivers.file_drop import folders
-from drivers.file_drop.config import FileDropConfig
-from drivers.file_drop.formats import MalformedFile, decode_result, encode_request, request_name
-from drivers.file_drop.nimo import NimoRounds
-from drivers.file_drop.watcher import FolderWatcher
-from drivers.units import format_duration
+from tansaku.drivers.file_drop import folders
+from tansaku.drivers.file_drop.config import FileDropConfig
+from tansaku.drivers.file_drop.formats import (
+    MalformedFile,
+    decode_result,
+    encode_request,
+    request_name,
+)
+from tansaku.drivers.file_drop.nimo import NimoRounds
+from tansaku.drivers.file_drop.watcher import FolderWatcher
+from tansaku.drivers.units import format_duration
 
 logger = logging.getLogger("tansaku.file_drop")
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from drivers.base import Experiment, ParameterValue
-from drivers.file_drop.config import RequestLayout, ResultLayout
+from tansaku.drivers.base import Experiment, ParameterValue
+from tansaku.drivers.file_drop.config import RequestLayout, ResultLayout
 
 NIMO_REQUEST_HEADER = "input file for machine"
 

@@ -25,11 +25,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from drivers.base import Completion, Experiment, Measurement
-from drivers.file_drop import folders
-from drivers.file_drop.config import FileDropConfig
-from drivers.file_drop.formats import MalformedFile, decode_nimo_results, encode_nimo_request
-from drivers.units import format_duration
+from tansaku.drivers.base import Completion, Experiment, Measurement
+from tansaku.drivers.file_drop import folders
+from tansaku.drivers.file_drop.config import FileDropConfig
+from tansaku.drivers.file_drop.formats import (
+    MalformedFile,
+    decode_nimo_results,
+    encode_nimo_request,
+)
+from tansaku.drivers.units import format_duration
 
 logger = logging.getLogger("tansaku.file_drop")
 

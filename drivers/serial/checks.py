@@ -15,8 +15,8 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from drivers.base import CampaignContext, ParameterValue
-from drivers.serial.protocol import (
+from tansaku.drivers.base import CampaignContext, ParameterValue
+from tansaku.drivers.serial.protocol import (
     TEMPLATE_ERRORS,
     ParameterCommand,
     Protocol,
@@ -25,7 +25,7 @@ from drivers.serial.protocol import (
     template_fields,
     within,
 )
-from drivers.yaml_document import (
+from tansaku.drivers.yaml_document import (
     BOOLEAN_AS_NUMBER,
     DocumentError,
     FileTooLargeError,
@@ -70,7 +70,7 @@ def read_protocol(device: str, source: Protocol | Path, base_dir: Path) -> Proto
     """The protocol of ``device``, inline or read from a file relative to ``base_dir``.
 
     Raises :class:`ProtocolFileError` for a file that cannot be read, and
-    :class:`~drivers.yaml_document.DocumentError`, every problem placed in the file, for
+    :class:`~tansaku.drivers.yaml_document.DocumentError`, every problem placed in the file, for
     one that is not a valid protocol.
     """
     if isinstance(source, Protocol):

@@ -15,17 +15,30 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from drivers.base import CampaignContext, DriverConfig, Experiment, InstrumentError, Measurement
-from drivers.serial.checks import (
+from tansaku.drivers.base import (
+    CampaignContext,
+    DriverConfig,
+    Experiment,
+    InstrumentError,
+    Measurement,
+)
+from tansaku.drivers.serial.checks import (
     Found,
     ProtocolFileError,
     ProtocolSource,
     check_against_campaign,
     read_protocol,
 )
-from drivers.serial.link import DeviceLink, Transcript
-from drivers.serial.protocol import Command, Poll, Protocol, TemplateError, UnsafeValueError, fill
-from drivers.yaml_document import DocumentError
+from tansaku.drivers.serial.link import DeviceLink, Transcript
+from tansaku.drivers.serial.protocol import (
+    Command,
+    Poll,
+    Protocol,
+    TemplateError,
+    UnsafeValueError,
+    fill,
+)
+from tansaku.drivers.yaml_document import DocumentError
 
 
 class SerialDevice(BaseModel):

@@ -12,8 +12,8 @@ from typing import TextIO
 
 import serial
 
-from drivers.base import InstrumentError
-from drivers.serial.protocol import PARITIES, ErrorHandling, LineSettings
+from tansaku.drivers.base import InstrumentError
+from tansaku.drivers.serial.protocol import PARITIES, ErrorHandling, LineSettings
 
 PORT_ERRORS: tuple[type[BaseException], ...] = (serial.SerialException, OSError)
 """What a failing port raises: on POSIX also termios.error (e.g. EIO once a pty is gone)."""

@@ -25,8 +25,8 @@ from pydantic import (
     model_validator,
 )
 
-from drivers.base import ParameterValue
-from drivers.units import Duration
+from tansaku.drivers.base import ParameterValue
+from tansaku.drivers.units import Duration
 
 PARITIES = {"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
 

@@ -1,7 +1,7 @@
 """Campaign files: the schema and a loader that reports problems by file, line and field."""
 
-from orchestrator.campaign.loading import CampaignError, LoadedCampaign, Problem, load_campaign
-from orchestrator.campaign.schema import (
+from tansaku.campaign.loading import CampaignError, LoadedCampaign, Problem, load_campaign
+from tansaku.campaign.schema import (
     Campaign,
     CategoricalParameter,
     ContinuousParameter,

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from drivers.base import ParameterValue
-from orchestrator.campaign.files import CampaignFile, CampaignFileError, Location, listed
+from tansaku.campaign.files import CampaignFile, CampaignFileError, Location, listed
+from tansaku.drivers.base import ParameterValue
 
 if TYPE_CHECKING:
-    from orchestrator.campaign.schema import Parameter
+    from tansaku.campaign.schema import Parameter
 
 
 class CandidatesSpec(CampaignFile):
@@ -100,7 +100,7 @@ def column_positions(
 
 def parse_cell(parameter: Parameter, cell: str) -> tuple[ParameterValue, str | None]:
     """``(value, None)``, or ``(cell, what is wrong)`` for a cell outside the parameter."""
-    from orchestrator.campaign.schema import (
+    from tansaku.campaign.schema import (
         CategoricalParameter,
         DiscreteParameter,
         IntegerParameter,

@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from orchestrator.campaign.expressions import (
+from tansaku.campaign.expressions import (
     ExpressionError,
     LinearConstraint,
     parse_linear_constraints,
 )
 
 if TYPE_CHECKING:
-    from orchestrator.campaign.schema import Campaign, Mixture, Parameter
+    from tansaku.campaign.schema import Campaign, Mixture, Parameter
 
 
 def mixture_constraint(mixture: Mixture) -> LinearConstraint:
@@ -32,7 +32,7 @@ def mixture_constraint(mixture: Mixture) -> LinearConstraint:
 
 def parse_constraints(texts: Sequence[str], space: Sequence[Parameter]) -> list[LinearConstraint]:
     """Parse ``constraints:`` entries; raises ``ValueError`` naming the entry at fault."""
-    from orchestrator.campaign.schema import CategoricalParameter, ContinuousParameter
+    from tansaku.campaign.schema import CategoricalParameter, ContinuousParameter
 
     numeric = {p.name: p for p in space if not isinstance(p, CategoricalParameter)}
     parsed: list[LinearConstraint] = []
@@ -109,7 +109,7 @@ def _satisfiable(constraints: Sequence[LinearConstraint], space: Sequence[Parame
 
 
 def _interval(parameter: Parameter) -> tuple[float, float]:
-    from orchestrator.campaign.schema import DiscreteParameter
+    from tansaku.campaign.schema import DiscreteParameter
 
     if parameter.fixed is not None:
         return float(parameter.fixed), float(parameter.fixed)

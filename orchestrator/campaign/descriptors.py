@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field, PositiveInt
 
-from orchestrator.campaign.files import CampaignFile, CampaignFileError, finite_number, listed
+from tansaku.campaign.files import CampaignFile, CampaignFileError, finite_number, listed
 
 if TYPE_CHECKING:
-    from orchestrator.campaign.schema import CategoricalParameter
+    from tansaku.campaign.schema import CategoricalParameter
 
 
 class DescriptorsSpec(CampaignFile):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from drivers.yaml_document import Location
+from tansaku.drivers.yaml_document import Location
 
 MAX_LISTED = 5
 """Problems (bad lines, missing values) named in one message; the rest are counted."""

@@ -10,9 +10,20 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from drivers.base import CampaignContext, DriverConfig, ParameterDomain, ParameterValue
-from drivers.registry import UnknownDriverError, load_driver
-from drivers.yaml_document import (
+from tansaku.campaign.candidates import read_candidates
+from tansaku.campaign.descriptors import DescriptorTable, read_descriptors
+from tansaku.campaign.files import CampaignFileError
+from tansaku.campaign.prior import PriorMeasurement, read_prior
+from tansaku.campaign.schema import (
+    Campaign,
+    CategoricalParameter,
+    DiscreteParameter,
+    Parameter,
+    campaign_model_for,
+)
+from tansaku.drivers.base import CampaignContext, DriverConfig, ParameterDomain, ParameterValue
+from tansaku.drivers.registry import UnknownDriverError, load_driver
+from tansaku.drivers.yaml_document import (
     BOOLEAN_AS_NUMBER,
     DocumentError,
     FileTooLargeError,
@@ -21,17 +32,6 @@ from drivers.yaml_document import (
     YamlDocument,
     booleans_taken_as_values,
     read_text,
-)
-from orchestrator.campaign.candidates import read_candidates
-from orchestrator.campaign.descriptors import DescriptorTable, read_descriptors
-from orchestrator.campaign.files import CampaignFileError
-from orchestrator.campaign.prior import PriorMeasurement, read_prior
-from orchestrator.campaign.schema import (
-    Campaign,
-    CategoricalParameter,
-    DiscreteParameter,
-    Parameter,
-    campaign_model_for,
 )
 
 MAX_FILE_BYTES = 1 << 20

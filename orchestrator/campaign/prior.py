@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING
 
 from pydantic import Field
 
-from drivers.base import ParameterValue
-from orchestrator.campaign.candidates import column_positions, parse_cell
-from orchestrator.campaign.files import CampaignFile, CampaignFileError, finite_number, listed
+from tansaku.campaign.candidates import column_positions, parse_cell
+from tansaku.campaign.files import CampaignFile, CampaignFileError, finite_number, listed
+from tansaku.drivers.base import ParameterValue
 
 if TYPE_CHECKING:
-    from orchestrator.campaign.schema import Campaign
+    from tansaku.campaign.schema import Campaign
 
 
 class PriorDataSpec(CampaignFile):

@@ -26,13 +26,13 @@ from pydantic import (
     model_validator,
 )
 
-from drivers.base import DriverConfig
-from drivers.simulated import SimulatorSpec
-from drivers.units import Duration
-from orchestrator.campaign.candidates import CandidatesSpec
-from orchestrator.campaign.descriptors import DescriptorsSpec
-from orchestrator.campaign.expressions import OutcomeConstraint
-from orchestrator.campaign.prior import PriorDataSpec
+from tansaku.campaign.candidates import CandidatesSpec
+from tansaku.campaign.descriptors import DescriptorsSpec
+from tansaku.campaign.expressions import OutcomeConstraint
+from tansaku.campaign.prior import PriorDataSpec
+from tansaku.drivers.base import DriverConfig
+from tansaku.drivers.simulated import SimulatorSpec
+from tansaku.drivers.units import Duration
 
 Identifier = Annotated[
     str,
@@ -498,7 +498,7 @@ class Campaign(_Section):
     def _constraints_are_linear_and_satisfiable(
         cls, constraints: list[str], info: ValidationInfo
     ) -> list[str]:
-        from orchestrator.campaign.constraints import check_constraints
+        from tansaku.campaign.constraints import check_constraints
 
         if "space" in info.data:
             check_constraints(constraints, info.data["space"], info.data.get("mixtures", []))
@@ -542,7 +542,7 @@ class Campaign(_Section):
     def _constraints_name_measured_quantities(
         cls, constraints: list[str], info: ValidationInfo
     ) -> list[str]:
-        from orchestrator.campaign.expressions import ExpressionError, parse_outcome_constraint
+        from tansaku.campaign.expressions import ExpressionError, parse_outcome_constraint
 
         measured = [o.name for o in info.data.get("objectives", [])]
         measured += [o.name for o in info.data.get("outcomes", [])]
@@ -634,7 +634,7 @@ class Campaign(_Section):
         return len(self.objectives) > 1
 
     def parsed_outcome_constraints(self) -> list[OutcomeConstraint]:
-        from orchestrator.campaign.expressions import parse_outcome_constraint
+        from tansaku.campaign.expressions import parse_outcome_constraint
 
         return [parse_outcome_constraint(text, self.measured) for text in self.outcome_constraints]
 

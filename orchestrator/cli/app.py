@@ -18,8 +18,8 @@ from rich.console import Console
 from rich.text import Text
 
 if TYPE_CHECKING:  # imported where used, to keep `tansaku --help` and `validate` fast
-    from orchestrator.campaign import LoadedCampaign
-    from orchestrator.report import CampaignSummary
+    from tansaku.campaign import LoadedCampaign
+    from tansaku.report import CampaignSummary
 
 app = typer.Typer(
     help="Closed-loop experiment campaigns: a BoTorch proposer and your instrument, in a loop.",
@@ -60,7 +60,7 @@ def _refuse(message: str) -> typer.Exit:
 
 
 def _load(path: Path) -> LoadedCampaign:
-    from orchestrator.campaign import CampaignError, load_campaign
+    from tansaku.campaign import CampaignError, load_campaign
 
     try:
         return load_campaign(path)
@@ -74,7 +74,7 @@ def _load(path: Path) -> LoadedCampaign:
 @app.command()
 def validate(campaign: CampaignFile) -> None:
     """Check a campaign file and summarise it; exit 2 listing every problem otherwise."""
-    from orchestrator.cli.views import campaign_table
+    from tansaku.cli.views import campaign_table
 
     loaded = _load(campaign)
     out.print(campaign_table(loaded))
@@ -107,7 +107,7 @@ def run(
     ] = None,
 ) -> None:
     """Run a campaign, or resume it from its run directory, until its budget is spent."""
-    from orchestrator.flows.runner import DryRunUnavailableError, check_dry_run, with_ports
+    from tansaku.flows.runner import DryRunUnavailableError, check_dry_run, with_ports
 
     loaded = _load(campaign)
     ports = _parse_ports(port or [])
@@ -135,16 +135,16 @@ def _parse_ports(given: list[str]) -> dict[str, str]:
 
 
 def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports: set[str]) -> None:
-    from orchestrator.cli.views import ProgressDisplay, summary_panel
-    from orchestrator.flows.prefect_server import ServerStartError
-    from orchestrator.flows.runner import (
+    from tansaku.cli.views import ProgressDisplay, summary_panel
+    from tansaku.flows.prefect_server import ServerStartError
+    from tansaku.flows.runner import (
         LOG_FILE,
         InstrumentUnavailableError,
         PortChangedError,
         PrefectUnavailableError,
         run_campaign,
     )
-    from orchestrator.ledger import (
+    from tansaku.ledger import (
         Ledger,
         LedgerMismatchError,
         LedgerUnreadableError,
@@ -196,8 +196,8 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports:
 
 def _read_summary(run_dir: Path) -> CampaignSummary:
     """The summary of the campaign in ``run_dir``; exit 2 if there is none."""
-    from orchestrator.ledger import Ledger, LedgerUnreadableError, LedgerWriteError
-    from orchestrator.report import summarize
+    from tansaku.ledger import Ledger, LedgerUnreadableError, LedgerWriteError
+    from tansaku.report import summarize
 
     try:
         ledger = Ledger.open(run_dir, create=False)
@@ -218,8 +218,8 @@ def status(
     last: Annotated[int, typer.Option(help="How many recent experiments to list.")] = 10,
 ) -> None:
     """Progress, best result and simulated calendar of a campaign, from its ledger."""
-    from orchestrator.cli.views import experiments_table, summary_panel
-    from orchestrator.ledger import is_held
+    from tansaku.cli.views import experiments_table, summary_panel
+    from tansaku.ledger import is_held
 
     summary = _read_summary(run_dir)
     out.print(summary_panel(summary, running=is_held(run_dir)))
@@ -238,7 +238,7 @@ def export(
     """Write one row per experiment (parameters, objective, status, times) to a file."""
     import pandas as pd
 
-    from orchestrator.report import experiment_rows
+    from tansaku.report import experiment_rows
 
     frame = pd.DataFrame(experiment_rows(_read_summary(run_dir)))
     # Written beside the target and renamed, so a full disk leaves no half-written file.
@@ -261,7 +261,7 @@ def export(
 @server_app.command("start")
 def server_start() -> None:
     """Start the background Prefect server (a run starts it by itself when needed)."""
-    from orchestrator.flows.prefect_server import ensure_server, prefect_home
+    from tansaku.flows.prefect_server import ensure_server, prefect_home
 
     state = ensure_server(prefect_home())
     out.print(f"Prefect server running at {state.url} (pid {state.pid}, log {state.log})")
@@ -270,7 +270,7 @@ def server_start() -> None:
 @server_app.command("stop")
 def server_stop() -> None:
     """Stop the background Prefect server."""
-    from orchestrator.flows.prefect_server import prefect_home, stop_server
+    from tansaku.flows.prefect_server import prefect_home, stop_server
 
     state = stop_server(prefect_home())
     out.print(
@@ -283,7 +283,7 @@ def server_stop() -> None:
 @server_app.command("status")
 def server_status() -> None:
     """Say whether the background Prefect server is up, and where."""
-    from orchestrator.flows.prefect_server import prefect_home, running_server
+    from tansaku.flows.prefect_server import prefect_home, running_server
 
     state = running_server(prefect_home())
     out.print(
@@ -298,7 +298,7 @@ def main() -> None:
         app()
     except SystemExit as leaving:
         if "prefect" in sys.modules:
-            from orchestrator.flows.runner import deliver_prefect_backlog
+            from tansaku.flows.runner import deliver_prefect_backlog
 
             if not deliver_prefect_backlog():
                 # What Prefect still holds is observability only; waiting for it would

@@ -11,15 +11,15 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from drivers.units import format_duration
-from orchestrator.campaign import LoadedCampaign
-from orchestrator.campaign.schema import (
+from tansaku.campaign import LoadedCampaign
+from tansaku.campaign.schema import (
     CategoricalParameter,
     ContinuousParameter,
     DiscreteParameter,
 )
-from orchestrator.ledger import Ledger
-from orchestrator.report import CampaignSummary, summarize
+from tansaku.drivers.units import format_duration
+from tansaku.ledger import Ledger
+from tansaku.report import CampaignSummary, summarize
 
 
 def campaign_table(loaded: LoadedCampaign) -> Table:

@@ -19,7 +19,9 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run, task_run
 from prefect.states import State
 
-from drivers.base import (
+from tansaku.campaign import LoadedCampaign
+from tansaku.campaign.schema import Campaign
+from tansaku.drivers.base import (
     AsyncDriver,
     Driver,
     Experiment,
@@ -27,11 +29,9 @@ from drivers.base import (
     Measurement,
     ParameterValue,
 )
-from orchestrator.campaign import LoadedCampaign
-from orchestrator.campaign.schema import Campaign
-from orchestrator.ledger import ExperimentRecord, Ledger
-from orchestrator.proposer import Observation, Proposal, Proposer
-from orchestrator.report import best_experiment
+from tansaku.ledger import ExperimentRecord, Ledger
+from tansaku.proposer import Observation, Proposal, Proposer
+from tansaku.report import best_experiment
 
 logger = logging.getLogger("tansaku.flow")
 

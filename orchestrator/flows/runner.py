@@ -23,11 +23,11 @@ from types import FrameType
 
 import httpx
 
-from drivers.base import AsyncDriver, Driver, InstrumentError
-from drivers.registry import load_driver
-from drivers.simulated import SimulatedDriver, SimulatedDriverConfig
-from orchestrator.campaign import CategoricalParameter, LoadedCampaign
-from orchestrator.ledger import Ledger, LedgerWriteError, PriorRecord, RunDirectoryLock
+from tansaku.campaign import CategoricalParameter, LoadedCampaign
+from tansaku.drivers.base import AsyncDriver, Driver, InstrumentError
+from tansaku.drivers.registry import load_driver
+from tansaku.drivers.simulated import SimulatedDriver, SimulatedDriverConfig
+from tansaku.ledger import Ledger, LedgerWriteError, PriorRecord, RunDirectoryLock
 
 LOG_FILE = "tansaku.log"
 PREFECT_SHUTDOWN_SECONDS = 5.0
@@ -120,7 +120,7 @@ def _run_locked(
 ) -> RunOutcome:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from orchestrator.flows.campaign_flow import (
+    from tansaku.flows.campaign_flow import (
         CampaignRun,
         campaign_flow,
         flow_run_name,
@@ -346,7 +346,7 @@ def _route_logs(log_file: Path) -> None:
 
 def _prefect_api() -> tuple[str | None, str | None]:
     """``(UI address, API URL to use)``: the user's server, or tansaku's background one."""
-    from orchestrator.flows.prefect_server import configured_api_url, ensure_server, prefect_home
+    from tansaku.flows.prefect_server import configured_api_url, ensure_server, prefect_home
 
     configured = configured_api_url()
     if configured:

@@ -1,6 +1,6 @@
 """The campaign ledger (SQLite in the run directory) and the run directory's lock."""
 
-from orchestrator.ledger.ledger import (
+from tansaku.ledger.ledger import (
     LEDGER_FILE,
     CampaignRecord,
     ExperimentRecord,
@@ -10,7 +10,7 @@ from orchestrator.ledger.ledger import (
     LedgerWriteError,
     PriorRecord,
 )
-from orchestrator.ledger.lock import (
+from tansaku.ledger.lock import (
     RunDirectoryBusyError,
     RunDirectoryLock,
     RunDirectoryUnwritableError,

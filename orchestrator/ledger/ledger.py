@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from orchestrator.ledger import tables
+from tansaku.ledger import tables
 
 LEDGER_FILE = "ledger.sqlite"
 

@@ -3,6 +3,6 @@
 Importing this package is cheap; torch and BoTorch load on the first suggestion.
 """
 
-from orchestrator.proposer.proposer import Observation, Proposal, Proposer
+from tansaku.proposer.proposer import Observation, Proposal, Proposer
 
 __all__ = ["Observation", "Proposal", "Proposer"]

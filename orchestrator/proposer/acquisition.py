@@ -22,12 +22,12 @@ from botorch.optim.initializers import initialize_q_batch
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
 from torch.quasirandom import SobolEngine
 
-from orchestrator.proposer.constraints import (
+from tansaku.proposer.constraints import (
     FEASIBILITY_TOLERANCE,
     BotorchConstraint,
     EncodedConstraints,
 )
-from orchestrator.proposer.encoding import SpaceEncoding
+from tansaku.proposer.encoding import SpaceEncoding
 
 Purpose = Literal["optimize", "screen"]
 

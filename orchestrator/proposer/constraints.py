@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
-from drivers.base import ParameterValue
-from orchestrator.campaign.expressions import LinearConstraint
-from orchestrator.proposer.encoding import SpaceEncoding
+from tansaku.campaign.expressions import LinearConstraint
+from tansaku.drivers.base import ParameterValue
+from tansaku.proposer.encoding import SpaceEncoding
 
 BotorchConstraint = tuple[torch.Tensor, torch.Tensor, float]
 FEASIBILITY_TOLERANCE = 1e-6

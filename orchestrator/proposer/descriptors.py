@@ -16,7 +16,7 @@ import torch
 from botorch.models.transforms.input import InputTransform
 from torch import Tensor
 
-from orchestrator.campaign.descriptors import DescriptorTable
+from tansaku.campaign.descriptors import DescriptorTable
 
 DEFAULT_COMPONENTS = 3
 """Principal components per table unless the campaign says otherwise. On the EDBO

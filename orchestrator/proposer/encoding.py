@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from drivers.base import ParameterValue
-from orchestrator.campaign.schema import (
+from tansaku.campaign.schema import (
     CategoricalParameter,
     ContinuousParameter,
     DiscreteParameter,
     IntegerParameter,
     Parameter,
 )
+from tansaku.drivers.base import ParameterValue
 
 LISTED_INTEGERS = 10_000
 """Integer parameters with up to this many values are optimised over their whole numbers."""

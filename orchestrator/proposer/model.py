@@ -19,7 +19,7 @@ from botorch.models.transforms import ChainedInputTransform, Normalize, Standard
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.utils.warnings import NumericalWarning
 
-from orchestrator.proposer.descriptors import DescriptorLookup
+from tansaku.proposer.descriptors import DescriptorLookup
 
 NOISE_FREE_VARIANCE = 1e-6
 """Noise variance assumed for exact measurements, relative to each outcome's variance:

@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
-from drivers.base import ParameterValue
-from orchestrator.campaign.constraints import campaign_constraints
-from orchestrator.campaign.descriptors import DescriptorTable
-from orchestrator.campaign.schema import Campaign, CategoricalParameter
-from orchestrator.proposer.encoding import SpaceEncoding
+from tansaku.campaign.constraints import campaign_constraints
+from tansaku.campaign.descriptors import DescriptorTable
+from tansaku.campaign.schema import Campaign, CategoricalParameter
+from tansaku.drivers.base import ParameterValue
+from tansaku.proposer.encoding import SpaceEncoding
 
 if TYPE_CHECKING:
     from torch.quasirandom import SobolEngine
 
-    from orchestrator.proposer.outcomes import OutcomeModel
+    from tansaku.proposer.outcomes import OutcomeModel
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ class Proposer:
         """
         import torch
 
-        from orchestrator.proposer.outcomes import impute_failures, outcome_model
+        from tansaku.proposer.outcomes import impute_failures, outcome_model
 
         campaign = self.campaign
         train_x = self._encode([o.parameters for o in observations] + list(failed))
@@ -251,7 +251,7 @@ class Proposer:
         import torch
         from botorch.utils.sampling import get_polytope_samples
 
-        from orchestrator.proposer.constraints import encode_constraints, satisfies
+        from tansaku.proposer.constraints import encode_constraints, satisfies
 
         encoding = self.encoding
         fixed = encoding.fixed_columns
@@ -296,15 +296,15 @@ class Proposer:
     ) -> list[Proposal]:
         import torch
 
-        from orchestrator.proposer.acquisition import (
+        from tansaku.proposer.acquisition import (
             batch_value,
             build_acquisition,
             choose_from_pool,
             optimize_over_space,
         )
-        from orchestrator.proposer.constraints import encode_constraints
-        from orchestrator.proposer.model import describe, fit_model
-        from orchestrator.proposer.outcomes import build_outcome_acquisition
+        from tansaku.proposer.constraints import encode_constraints
+        from tansaku.proposer.model import describe, fit_model
+        from tansaku.proposer.outcomes import build_outcome_acquisition
 
         campaign = self.campaign
         train_x, train_y, outcomes = self._training_data(observations, failed)
@@ -375,7 +375,7 @@ class Proposer:
         which BoTorch scales with the number of inputs)."""
         import torch
 
-        from orchestrator.proposer.descriptors import descriptor_features, one_hot_features
+        from tansaku.proposer.descriptors import descriptor_features, one_hot_features
 
         features = {}
         for p in self.campaign.space:

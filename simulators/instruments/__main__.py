@@ -1,4 +1,4 @@
-"""``python -m simulators.instruments --folder DIR``: run the virtual lab until SIGINT/SIGTERM.
+"""``python -m tansaku.simulators.instruments --folder DIR``: the virtual lab until SIGINT/SIGTERM.
 
 Prints one line per device (``hotplate: DIR/hotplate -> /dev/pts/7``) once both answer.
 """
@@ -10,14 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from simulators.instruments.lab import VirtualLab
-from simulators.instruments.pty_device import Faults
-from simulators.stop_signals import StopSignals
+from tansaku.simulators.instruments.lab import VirtualLab
+from tansaku.simulators.instruments.pty_device import Faults
+from tansaku.simulators.stop_signals import StopSignals
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m simulators.instruments",
+        prog="python -m tansaku.simulators.instruments",
         description="Virtual IKA NAMUR hotplate and SCPI source meter on pseudo-terminals.",
     )
     parser.add_argument("--folder", type=Path, required=True, help="where the links go")

@@ -7,10 +7,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from simulators.instruments.namur import NamurHotplate
-from simulators.instruments.pty_device import Faults, PtyDevice
-from simulators.instruments.scpi import ScpiSourceMeter
-from simulators.instruments.world import World
+from tansaku.simulators.instruments.namur import NamurHotplate
+from tansaku.simulators.instruments.pty_device import Faults, PtyDevice
+from tansaku.simulators.instruments.scpi import ScpiSourceMeter
+from tansaku.simulators.instruments.world import World
 
 
 class VirtualLab:

@@ -1,7 +1,7 @@
 """A virtual IKA hotplate/stirrer (RCT digital) speaking the IKA NAMUR command set.
 
 Real line settings: 9600 baud, 7 data bits, even parity, 1 stop bit, lines terminated
-by CR LF (a pty ignores the framing; see :mod:`simulators.instruments.pty_port`).
+by CR LF (a pty ignores the framing; see :mod:`tansaku.simulators.instruments.pty_port`).
 
 ==================  ===============================  ========================
 Command             Meaning                          Reply
@@ -32,8 +32,8 @@ import math
 import os
 from collections.abc import Callable
 
-from simulators.instruments.pty_device import Faults, PtyDevice
-from simulators.instruments.world import World
+from tansaku.simulators.instruments.pty_device import Faults, PtyDevice
+from tansaku.simulators.instruments.world import World
 
 NAME = "RCT digital"
 """What ``IN_NAME`` answers."""

@@ -9,7 +9,7 @@ The link always points at a pty no client has opened yet: as soon as a client op
 the device creates the next one and re-points the link (atomically), while it goes on
 serving the client on the pty it opened until the client closes it. A reopen through
 the link therefore always finds a fresh pty, which is what keeps 7E1 clients working
-(see :mod:`simulators.instruments.pty_port`).
+(see :mod:`tansaku.simulators.instruments.pty_port`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from simulators.instruments.open_watch import OpenWatch
-from simulators.instruments.pty_port import PtyPort
+from tansaku.simulators.instruments.open_watch import OpenWatch
+from tansaku.simulators.instruments.pty_port import PtyPort
 
 POLL_INTERVAL = 0.01
 """Seconds the reader waits for input before it looks after the ports' settings again."""

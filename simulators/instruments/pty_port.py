@@ -12,7 +12,7 @@ no parity. glibc's ``tcsetattr`` (Debian's 2.36 here) reads the settings back an
 speed, raw mode, CLOCAL...) but any later one - pyserial applying a new ``timeout``, or
 a reopen - changes nothing else and fails. Two things keep 7E1 clients working:
 
-- Each client session gets a fresh pty (:class:`~simulators.instruments.pty_device.PtyDevice`
+- Each client session gets a fresh pty (:class:`~.pty_device.PtyDevice`
   points its link at a new, never-opened port as soon as a client opens the current
   one), so a reopen always configures a pty nobody configured before.
 - Within a session the port keeps one harmless flag, CLOCAL, cleared: pyserial sets

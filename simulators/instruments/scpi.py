@@ -36,8 +36,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from simulators.instruments.pty_device import Faults, PtyDevice
-from simulators.instruments.world import World
+from tansaku.simulators.instruments.pty_device import Faults, PtyDevice
+from tansaku.simulators.instruments.world import World
 
 IDENTITY = "KEITHLEY INSTRUMENTS INC.,MODEL 2400,4105329,C32 Oct 4 2010 14:20:11/A02  /S/K"
 """What ``*IDN?`` answers."""

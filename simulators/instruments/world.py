@@ -4,7 +4,7 @@ source meter driving a voltage through it.
 Both virtual instruments read and write this one object (each from its own thread), so
 what the source meter measures depends on what was set on the hotplate. The measured
 conductance is the simulator objective of the values set on the devices:
-:func:`simulators.film.conductance_siemens` at the plate's current temperature and the
+:func:`tansaku.simulators.film.conductance_siemens` at the plate's current temperature and the
 stirrer's current speed, times ``1 + noise_sd * N(0, 1)`` when ``noise_sd`` is set.
 """
 
@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from simulators.film import conductance_siemens
+from tansaku.simulators.film import conductance_siemens
 
 AMBIENT_C = 22.0
 """Room temperature (°C): where the plate starts and where it cools to with the heater off."""

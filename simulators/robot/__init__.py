@@ -7,9 +7,9 @@ time, several at once, and writes results to the inbox, sometimes badly on purpo
 tansaku's handling of partial, duplicate, unknown, garbage, missing and late files can be
 rehearsed. It shares no parsing code with tansaku, only the campaign's configuration.
 
-Run it as ``python -m simulators.robot CAMPAIGN.yaml`` or in-process with :class:`Robot`.
+Run it as ``python -m tansaku.simulators.robot CAMPAIGN.yaml`` or in-process with :class:`Robot`.
 """
 
-from simulators.robot.robot import Faults, Robot, RobotOptions
+from tansaku.simulators.robot.robot import Faults, Robot, RobotOptions
 
 __all__ = ["Faults", "Robot", "RobotOptions"]

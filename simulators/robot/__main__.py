@@ -1,4 +1,4 @@
-"""``python -m simulators.robot CAMPAIGN.yaml``: answer a file_drop campaign until SIGINT/SIGTERM.
+"""``python -m tansaku.simulators.robot CAMPAIGN.yaml``: answer a file_drop campaign until stopped.
 
 Prints ``ready`` once it watches the outbox, then one line per event; exits 0 when
 stopped, 2 when the campaign file or an option is unusable.
@@ -11,9 +11,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from orchestrator.campaign import CampaignError
-from simulators.robot.robot import Faults, Robot, RobotOptions
-from simulators.stop_signals import StopSignals
+from tansaku.campaign import CampaignError
+from tansaku.simulators.robot.robot import Faults, Robot, RobotOptions
+from tansaku.simulators.stop_signals import StopSignals
 
 _FAULT_HELP = {
     "partial": "result written in place in two halves, --partial-pause apart",
@@ -28,7 +28,7 @@ _FAULT_HELP = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m simulators.robot",
+        prog="python -m tansaku.simulators.robot",
         description=(
             "Virtual lab robot: answers a file_drop campaign's outbox with results from "
             "its dry-run simulator, in wall-clock time, with optional faults."

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from drivers.file_drop.config import FileDropConfig, ResultLayout
+from tansaku.drivers.file_drop.config import FileDropConfig, ResultLayout
 
 ParameterValue = float | int | str
 

@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
-from drivers.base import CampaignContext
-from drivers.file_drop.config import FileDropConfig
-from drivers.simulated import build_simulator
-from orchestrator.campaign import LoadedCampaign, load_campaign
-from simulators.robot.files import (
+from tansaku.campaign import LoadedCampaign, load_campaign
+from tansaku.drivers.base import CampaignContext
+from tansaku.drivers.file_drop.config import FileDropConfig
+from tansaku.drivers.simulated import build_simulator
+from tansaku.simulators.robot.files import (
     INPUT_END,
     NIMO_RESULTS,
     OUTPUT_END,

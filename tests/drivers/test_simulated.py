@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from drivers import CampaignContext, Experiment, InstrumentError, load_driver
-from drivers.base import AsyncDriver
-from drivers.registry import UnknownDriverError, driver_types
-from drivers.simulated import SimulatedDriver, SimulatedDriverConfig
+from tansaku.drivers import CampaignContext, Experiment, InstrumentError, load_driver
+from tansaku.drivers.base import AsyncDriver
+from tansaku.drivers.registry import UnknownDriverError, driver_types
+from tansaku.drivers.simulated import SimulatedDriver, SimulatedDriverConfig
 
 START = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
@@ -93,8 +93,8 @@ def test_failures_and_faults_happen_at_their_rates() -> None:
 
 
 def test_a_function_simulator_is_imported_by_name() -> None:
-    from drivers.simulated import FunctionSpec
-    from simulators.film import conductance_siemens
+    from tansaku.drivers.simulated import FunctionSpec
+    from tansaku.simulators.film import conductance_siemens
 
     context = CampaignContext(
         name="f",
@@ -102,14 +102,14 @@ def test_a_function_simulator_is_imported_by_name() -> None:
         objectives=("g",),
         base_dir=Path("."),
     )
-    spec = FunctionSpec(type="function", function="simulators.film:film_conductance_ms")
+    spec = FunctionSpec(type="function", function="tansaku.simulators.film:film_conductance_ms")
     assert spec.problems(context) == []
     driver = SimulatedDriver.for_dry_run(spec, context)
     driver.connect()
     reading = driver.run(Experiment("f", 1, {"anneal_temp_c": 165.0, "stir_rpm": 600}))
     assert reading.values["g"] == pytest.approx(1e3 * conductance_siemens(165.0, 600))
-    missing = FunctionSpec(type="function", function="simulators.film:no_such_model")
-    assert "cannot import simulators.film:no_such_model" in missing.problems(context)[0][1]
+    missing = FunctionSpec(type="function", function="tansaku.simulators.film:no_such_model")
+    assert "cannot import tansaku.simulators.film:no_such_model" in missing.problems(context)[0][1]
 
 
 def test_parallel_slots_overlap_in_virtual_time() -> None:

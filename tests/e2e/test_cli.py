@@ -16,7 +16,7 @@ import httpx
 import pandas as pd
 import pytest
 
-from orchestrator.ledger import Ledger, RunDirectoryLock
+from tansaku.ledger import Ledger, RunDirectoryLock
 from tests.conftest import REPO, TANSAKU, small_branin, tansaku, write_campaign
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -265,7 +265,7 @@ def test_validate_names_the_file_drop_mode(tmp_path: Path) -> None:
 def test_validate_stays_fast_by_not_importing_torch_or_prefect(tmp_path: Path) -> None:
     probe = (
         "import sys\n"
-        "from orchestrator.cli.app import app\n"
+        "from tansaku.cli.app import app\n"
         "try:\n"
         f"    app(['validate', {str(REPO / 'campaigns' / 'agnp-spectrum.yaml')!r}])\n"
         "except SystemExit as done:\n"

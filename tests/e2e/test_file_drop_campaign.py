@@ -1,6 +1,6 @@
 """File-drop campaigns against the virtual robot, a separate process on real folders.
 
-``tansaku run`` and ``python -m simulators.robot`` share nothing but the two folders,
+``tansaku run`` and ``python -m tansaku.simulators.robot`` share nothing but the two folders,
 exactly as tansaku and a lab robot would.
 """
 
@@ -71,12 +71,12 @@ def file_drop_campaign(
 
 @pytest.fixture
 def robot() -> Iterator[Callable[..., subprocess.Popen]]:
-    """Start ``python -m simulators.robot CAMPAIGN [options]``; stopped after the test."""
+    """Start ``python -m tansaku.simulators.robot CAMPAIGN [options]``; stopped after the test."""
     processes: list[subprocess.Popen] = []
 
     def start(campaign: Path, *options: str) -> subprocess.Popen:
         process = subprocess.Popen(
-            [sys.executable, "-m", "simulators.robot", str(campaign), *options],
+            [sys.executable, "-m", "tansaku.simulators.robot", str(campaign), *options],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -178,7 +178,7 @@ NIMO_HANDSHAKE = "mode: nimo\n      nimo: {handshake: true}"
 
 def assert_each_value_is_branin_of_its_own_point(results: dict[int, tuple]) -> None:
     """What proves that no answer went to another round's experiments."""
-    from simulators.benchmarks import BenchmarkSimulator
+    from tansaku.simulators.benchmarks import BenchmarkSimulator
 
     branin = BenchmarkSimulator("branin", ["x1", "x2"])
     for experiment_id, (status, value, _, _, _, parameters) in results.items():

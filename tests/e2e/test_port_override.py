@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.instruments.lab import VirtualLab
+from tansaku.simulators.instruments.lab import VirtualLab
 from tests.conftest import REPO, tansaku
 from tests.e2e.test_cli import ledger_rows
 

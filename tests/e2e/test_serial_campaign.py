@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from simulators.instruments.lab import VirtualLab
-from simulators.instruments.pty_device import Faults
+from tansaku.simulators.instruments.lab import VirtualLab
+from tansaku.simulators.instruments.pty_device import Faults
 from tests.conftest import REPO, TANSAKU, tansaku
 from tests.e2e.test_cli import ledger_rows
 

@@ -7,7 +7,7 @@ import math
 import pytest
 from botorch.test_functions import synthetic
 
-from simulators.benchmarks import BENCHMARKS, BenchmarkSimulator
+from tansaku.simulators.benchmarks import BENCHMARKS, BenchmarkSimulator
 
 
 @pytest.mark.parametrize("name", sorted(n for n, b in BENCHMARKS.items() if b.outputs == 1))

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from simulators.dataset import DatasetSimulator, read_header
+from tansaku.simulators.dataset import DatasetSimulator, read_header
 
 REPO = Path(__file__).resolve().parents[2]
 AGNP = REPO / "simulators" / "data" / "pvlab" / "AgNP_dataset.csv"

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from drivers import CampaignContext, Experiment
-from drivers.base import AsyncDriver, Completion
-from drivers.file_drop.config import FileDropConfig
-from drivers.file_drop.driver import FileDropDriver
-from drivers.registry import load_driver
+from tansaku.drivers import CampaignContext, Experiment
+from tansaku.drivers.base import AsyncDriver, Completion
+from tansaku.drivers.file_drop.config import FileDropConfig
+from tansaku.drivers.file_drop.driver import FileDropDriver
+from tansaku.drivers.registry import load_driver
 from tests.conftest import campaign_problems, write_campaign
 
 CAMPAIGN = "film"

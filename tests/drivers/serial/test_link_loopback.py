@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from drivers.base import CampaignContext, Experiment, InstrumentError
-from drivers.serial.driver import SerialDriver, SerialDriverConfig
+from tansaku.drivers.base import CampaignContext, Experiment, InstrumentError
+from tansaku.drivers.serial.driver import SerialDriver, SerialDriverConfig
 
 SOLVENT = {"send": "SOLVENT {solvent}", "map": {"water": "H2O"}, "expect": "^SOLVENT H2O$"}
 

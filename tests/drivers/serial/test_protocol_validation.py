@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.campaign import CampaignError, load_campaign
+from tansaku.campaign import CampaignError, load_campaign
 from tests.conftest import REPO, tansaku, write_campaign
 
 CAMPAIGN = """

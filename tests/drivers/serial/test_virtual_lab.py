@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from drivers.base import CampaignContext, Experiment, InstrumentError
-from drivers.serial.driver import SerialDriver, SerialDriverConfig
-from drivers.serial.link import PortUnavailableError
-from simulators.instruments.lab import VirtualLab
-from simulators.instruments.pty_device import Faults
+from tansaku.drivers.base import CampaignContext, Experiment, InstrumentError
+from tansaku.drivers.serial.driver import SerialDriver, SerialDriverConfig
+from tansaku.drivers.serial.link import PortUnavailableError
+from tansaku.simulators.instruments.lab import VirtualLab
+from tansaku.simulators.instruments.pty_device import Faults
 from tests.conftest import REPO
 
 PROTOCOLS = REPO / "campaigns" / "protocols"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.campaign.loading import load_campaign
+from tansaku.campaign.loading import load_campaign
 from tests.conftest import campaign_beside, campaign_problems
 
 SOLVENTS = """\
@@ -97,7 +97,7 @@ def test_duplicate_rows_and_a_missing_file_are_refused(tmp_path: Path) -> None:
 
 def test_changed_descriptors_make_another_campaign(tmp_path: Path) -> None:
     # A resumed campaign must model with the numbers its first experiments were chosen by.
-    from orchestrator.flows.runner import fingerprint
+    from tansaku.flows.runner import fingerprint
 
     path = write(tmp_path)
     before = fingerprint(load_campaign(path))

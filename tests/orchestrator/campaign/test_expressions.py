@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orchestrator.campaign.expressions import (
+from tansaku.campaign.expressions import (
     ExpressionError,
     LinearConstraint,
     OutcomeConstraint,
@@ -193,7 +193,7 @@ def test_outcome_threshold_mistakes_are_named(text: str, message: str) -> None:
 
 
 def test_parsing_constraints_does_not_import_torch() -> None:
-    code = "import sys, orchestrator.campaign.expressions; print('torch' in sys.modules)"
+    code = "import sys, tansaku.campaign.expressions; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
 

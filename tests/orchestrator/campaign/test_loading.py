@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.campaign import CampaignError, load_campaign
+from tansaku.campaign import CampaignError, load_campaign
 from tests.conftest import REPO, write_campaign
 
 VALID = """

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator.campaign.loading import load_campaign
-from orchestrator.proposer import Observation, Proposer
+from tansaku.campaign.loading import load_campaign
+from tansaku.proposer import Observation, Proposer
 from tests.conftest import campaign_beside, campaign_problems
 
 EARLIER = """\

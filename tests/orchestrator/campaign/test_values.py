@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.campaign import CampaignError, load_campaign
+from tansaku.campaign import CampaignError, load_campaign
 from tests.conftest import DEMO_CAMPAIGN as CAMPAIGN
 from tests.conftest import write_campaign
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.campaign.loading import parse_campaign
-from orchestrator.flows.campaign_flow import stop_reason
-from orchestrator.ledger import ExperimentRecord
+from tansaku.campaign.loading import parse_campaign
+from tansaku.flows.campaign_flow import stop_reason
+from tansaku.ledger import ExperimentRecord
 
 START = datetime(2026, 12, 1, 9, tzinfo=UTC)
 

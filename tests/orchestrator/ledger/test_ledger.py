@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from orchestrator.ledger import (
+from tansaku.ledger import (
     LEDGER_FILE,
     Ledger,
     LedgerMismatchError,
@@ -143,7 +143,7 @@ def test_a_run_directory_held_by_another_process_is_refused(tmp_path: Path) -> N
             sys.executable,
             "-c",
             "import sys, time; from pathlib import Path\n"
-            "from orchestrator.ledger import RunDirectoryLock\n"
+            "from tansaku.ledger import RunDirectoryLock\n"
             "with RunDirectoryLock(Path(sys.argv[1])):\n"
             "    print('held', flush=True); time.sleep(60)\n",
             str(tmp_path),

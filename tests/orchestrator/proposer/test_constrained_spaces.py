@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.campaign.loading import CampaignError, parse_campaign
-from orchestrator.proposer import Observation, Proposer
-from orchestrator.proposer.constraints import satisfies
+from tansaku.campaign.loading import CampaignError, parse_campaign
+from tansaku.proposer import Observation, Proposer
+from tansaku.proposer.constraints import satisfies
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -118,7 +118,7 @@ def test_validating_constraints_imports_no_torch(tmp_path: Path) -> None:
     (tmp_path / "perovskite.yaml").write_text(PEROVSKITE)
     script = (
         "import sys; from pathlib import Path; "
-        "from orchestrator.campaign.loading import load_campaign; "
+        "from tansaku.campaign.loading import load_campaign; "
         f"load_campaign(Path({str(tmp_path / 'perovskite.yaml')!r})); "
         "assert 'torch' not in sys.modules, 'torch imported'"
     )
@@ -128,7 +128,7 @@ def test_validating_constraints_imports_no_torch(tmp_path: Path) -> None:
 def test_optimiser_starts_lie_inside_the_constraints_or_are_left_to_botorch() -> None:
     import torch
 
-    from orchestrator.proposer.acquisition import feasible_starts
+    from tansaku.proposer.acquisition import feasible_starts
 
     bounds = torch.tensor([[0.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import torch
 
-from orchestrator.campaign.descriptors import DescriptorTable
-from orchestrator.campaign.loading import load_campaign
-from orchestrator.proposer import Observation, Proposer
-from orchestrator.proposer.descriptors import descriptor_features
+from tansaku.campaign.descriptors import DescriptorTable
+from tansaku.campaign.loading import load_campaign
+from tansaku.proposer import Observation, Proposer
+from tansaku.proposer.descriptors import descriptor_features
 
 POLARITY = {
     name: float(k)

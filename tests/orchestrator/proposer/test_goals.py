@@ -6,9 +6,9 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from orchestrator.campaign.schema import Campaign, Objective
-from orchestrator.proposer import Observation, Proposer
-from orchestrator.proposer.model import fit_model
+from tansaku.campaign.schema import Campaign, Objective
+from tansaku.proposer import Observation, Proposer
+from tansaku.proposer.model import fit_model
 
 
 def one_dimensional(objective: dict, failures: str = "avoid") -> Campaign:

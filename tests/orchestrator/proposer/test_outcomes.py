@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from orchestrator.campaign.schema import Campaign
-from orchestrator.ledger import CampaignRecord, ExperimentRecord
-from orchestrator.proposer import Observation, Proposer
-from orchestrator.report import CampaignSummary
+from tansaku.campaign.schema import Campaign
+from tansaku.ledger import CampaignRecord, ExperimentRecord
+from tansaku.proposer import Observation, Proposer
+from tansaku.report import CampaignSummary
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -79,7 +79,7 @@ def test_an_outcome_constraint_keeps_proposals_in_the_feasible_region() -> None:
 
 
 def test_two_objectives_use_hypervolume_improvement() -> None:
-    from simulators.benchmarks import BenchmarkSimulator
+    from tansaku.simulators.benchmarks import BenchmarkSimulator
 
     both = campaign(
         objectives=[

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.campaign.loading import CampaignError, load_campaign
-from orchestrator.proposer import Observation, Proposer
+from tansaku.campaign.loading import CampaignError, load_campaign
+from tansaku.proposer import Observation, Proposer
 
 POOL = """\
 temp,solvent,ratio,label

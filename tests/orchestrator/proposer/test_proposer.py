@@ -7,15 +7,15 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orchestrator.campaign.schema import (
+from tansaku.campaign.schema import (
     Campaign,
     CategoricalParameter,
     ContinuousParameter,
     IntegerParameter,
     Parameter,
 )
-from orchestrator.proposer import Observation, Proposer
-from orchestrator.proposer.encoding import SpaceEncoding
+from tansaku.proposer import Observation, Proposer
+from tansaku.proposer.encoding import SpaceEncoding
 
 
 def make_campaign(

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from simulators.instruments import VirtualLab
+from tansaku.simulators.instruments import VirtualLab
 from tests.simulators.instruments.serial_clients import NAMUR_LINE, SCPI_LINE, open_port
 
 

@@ -1,4 +1,4 @@
-"""``python -m simulators.instruments`` as a user runs it: a process serving two links."""
+"""``python -m tansaku.simulators.instruments`` as a user runs it: a process serving two links."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ ANNOUNCEMENT = re.compile(r"^(?P<name>\w+): (?P<link>\S+) -> (?P<pty>/dev/pts/\d
 
 def start_lab(folder: Path, *options: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "simulators.instruments", "--folder", str(folder), *options],
+        [sys.executable, "-m", "tansaku.simulators.instruments", "--folder", str(folder), *options],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -95,7 +95,7 @@ def test_fault_options_reach_the_devices(tmp_path: Path) -> None:
 def test_nonsense_options_are_refused(tmp_path: Path) -> None:
     arguments = ["--folder", str(tmp_path), "--drop-rate", "2"]
     refused = subprocess.run(
-        [sys.executable, "-m", "simulators.instruments", *arguments],
+        [sys.executable, "-m", "tansaku.simulators.instruments", *arguments],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import serial
 
-from simulators.instruments import Direction, Faults, VirtualLab
+from tansaku.simulators.instruments import Direction, Faults, VirtualLab
 from tests.simulators.instruments.serial_clients import (
     NAMUR_LINE,
     READ_TIMEOUT,

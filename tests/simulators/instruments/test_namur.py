@@ -8,7 +8,7 @@ import time
 import pytest
 import serial
 
-from simulators.instruments import Faults, VirtualLab
+from tansaku.simulators.instruments import Faults, VirtualLab
 from tests.simulators.instruments.serial_clients import ask, send
 
 TEMPERATURE = re.compile(r"^(?P<value>-?\d+\.\d) 1$")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import serial
 
-from simulators.film import conductance_siemens
-from simulators.instruments import Faults, VirtualLab
+from tansaku.simulators.film import conductance_siemens
+from tansaku.simulators.instruments import Faults, VirtualLab
 from tests.simulators.instruments.serial_clients import (
     NAMUR_LINE,
     SCPI_LINE,

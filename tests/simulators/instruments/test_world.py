@@ -7,8 +7,8 @@ import statistics
 
 import pytest
 
-from simulators.film import conductance_siemens
-from simulators.instruments.world import AMBIENT_C, World
+from tansaku.simulators.film import conductance_siemens
+from tansaku.simulators.instruments.world import AMBIENT_C, World
 
 
 class FakeClock:

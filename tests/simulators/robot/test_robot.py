@@ -3,7 +3,7 @@
 Requests are dropped by hand, atomically, the way tansaku drops them; the assertions are
 on the files the robot writes. Most campaigns use the cheap film model as their dry-run
 simulator so that each robot starts in a fraction of a second; the two Branin campaigns
-pay for loading torch once each and check readings against ``simulators.benchmarks``.
+pay for loading torch once each and check readings against ``tansaku.simulators.benchmarks``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from simulators.film import film_conductance_ms
+from tansaku.simulators.film import film_conductance_ms
 
 REPO = Path(__file__).resolve().parents[3]
 CAMPAIGN = "robot-test"
@@ -35,11 +35,11 @@ LINE_TIMEOUT = 15.0
 
 
 class RobotProcess:
-    """``python -m simulators.robot`` in the background, its stdout read line by line."""
+    """``python -m tansaku.simulators.robot`` in the background, its stdout read line by line."""
 
     def __init__(self, campaign: Path, *options: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "simulators.robot", str(campaign), *options],
+            [sys.executable, "-m", "tansaku.simulators.robot", str(campaign), *options],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -146,7 +146,7 @@ def write_campaign(
     simulator = (
         {"type": "benchmark", "function": "branin"}
         if branin
-        else {"type": "function", "function": "simulators.film:film_conductance_ms"}
+        else {"type": "function", "function": "tansaku.simulators.film:film_conductance_ms"}
     )
     document = {
         "name": CAMPAIGN,
@@ -172,13 +172,13 @@ def write_campaign(
 
 @functools.cache
 def _branin() -> Callable[[Mapping[str, float]], float]:
-    from simulators.benchmarks import BenchmarkSimulator
+    from tansaku.simulators.benchmarks import BenchmarkSimulator
 
     return BenchmarkSimulator("branin", ["x1", "x2"])
 
 
 def branin(x1: float, x2: float) -> float:
-    """Branin as ``simulators.benchmarks`` evaluates it: what the robot must report."""
+    """Branin as ``tansaku.simulators.benchmarks`` evaluates it: what the robot must report."""
     return _branin()({"x1": x1, "x2": x2})
 
 
@@ -558,7 +558,7 @@ def test_refuses_a_campaign_without_a_file_drop_driver(tmp_path: Path) -> None:
     document["driver"] = {"type": "simulated", "simulator": document["dry_run"]["simulator"]}
     campaign.write_text(yaml.safe_dump(document))
     finished = subprocess.run(
-        [sys.executable, "-m", "simulators.robot", str(campaign)],
+        [sys.executable, "-m", "tansaku.simulators.robot", str(campaign)],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -569,7 +569,7 @@ def test_refuses_a_campaign_without_a_file_drop_driver(tmp_path: Path) -> None:
 
 
 def test_in_process_robot(tmp_path: Path) -> None:
-    from simulators.robot import Faults, Robot, RobotOptions
+    from tansaku.simulators.robot import Faults, Robot, RobotOptions
 
     with pytest.raises(ValueError, match="add up to more than 1"):
         Faults(never=0.6, late=0.6)
