@@ -45,8 +45,8 @@ import numpy as np
 from tansaku.campaign import CategoricalParameter, LoadedCampaign, load_campaign
 from tansaku.campaign.descriptors import DescriptorTable, read_descriptors
 from tansaku.campaign.schema import Campaign
-from tansaku.drivers.base import ParameterValue
 from tansaku.proposer import Observation, Proposer
+from tansaku.values import ParameterValue
 
 REPO = Path(__file__).resolve().parents[1]
 CAMPAIGN = REPO / "campaigns" / "direct-arylation.yaml"

@@ -15,11 +15,24 @@ from typing import ClassVar, Literal, Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
 
-from tansaku.drivers.units import Duration
-from tansaku.drivers.yaml_document import Location, Problem
+from tansaku.documents import Location, Problem
+from tansaku.errors import InputError, InstrumentError
+from tansaku.units import Duration
+from tansaku.values import ParameterValue
 
-ParameterValue = float | int | str
-"""A parameter's value as the instrument sees it: a number, or a categorical's label."""
+__all__ = [  # what a driver author imports from here, the shared types included
+    "AsyncDriver",
+    "CampaignContext",
+    "Completion",
+    "Driver",
+    "DriverConfig",
+    "DriverFactory",
+    "Experiment",
+    "InstrumentError",
+    "Measurement",
+    "ParameterDomain",
+    "ParameterValue",
+]
 
 
 class DriverConfig(BaseModel):
@@ -60,11 +73,11 @@ class DriverConfig(BaseModel):
     def with_ports(self, ports: Mapping[str, str]) -> Self:
         """This section with the devices named in ``ports`` plugged in there instead.
 
-        Raises ``ValueError`` naming a device this section does not have.
+        Raises :class:`~tansaku.errors.InputError` naming a device this section lacks.
         """
         if ports:
             device = next(iter(ports))
-            raise ValueError(f"--port {device}=...: a {self.type} driver has no devices on ports")
+            raise InputError(f"--port {device}=...: a {self.type} driver has no devices on ports")
         return self
 
     def describe(self, base_dir: Path) -> list[str]:
@@ -151,13 +164,6 @@ class Measurement:
     finished_at: datetime
     failure: str | None = None
     raw: Mapping[str, object] = field(default_factory=dict)
-
-
-class InstrumentError(RuntimeError):
-    """The instrument could not run the experiment (timeout, garbage, disconnect).
-
-    The flow retries the measurement as the campaign's ``driver.retries`` allows.
-    """
 
 
 # Runtime-checkable so that Prefect can build a schema for a flow taking a Driver.

@@ -12,11 +12,12 @@ from importlib.metadata import entry_points
 from typing import cast
 
 from tansaku.drivers.base import DriverFactory
+from tansaku.errors import InputError
 
 ENTRY_POINT_GROUP = "tansaku.drivers"
 
 
-class UnknownDriverError(LookupError):
+class UnknownDriverError(InputError):
     """A campaign names a driver type no installed package provides."""
 
 

@@ -18,6 +18,7 @@ from typing import Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt
 
+from tansaku.documents import Location
 from tansaku.drivers.base import (
     CampaignContext,
     Completion,
@@ -26,10 +27,9 @@ from tansaku.drivers.base import (
     InstrumentError,
     Measurement,
 )
-from tansaku.drivers.units import Duration
-from tansaku.drivers.yaml_document import Location
 from tansaku.simulators.benchmarks import BENCHMARKS
 from tansaku.simulators.dataset import read_header
+from tansaku.units import Duration
 
 Simulator = Callable[[Mapping[str, float | int | str]], float | Mapping[str, float]]
 """A model of the instrument: one reading, or readings by name when it measures several."""

@@ -13,9 +13,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tansaku.documents import Location
 from tansaku.drivers.base import CampaignContext, DriverConfig
-from tansaku.drivers.units import Duration, format_duration
-from tansaku.drivers.yaml_document import Location
+from tansaku.units import Duration, format_duration
 
 
 class _Section(BaseModel):

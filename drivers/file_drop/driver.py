@@ -37,7 +37,7 @@ from tansaku.drivers.file_drop.formats import (
 )
 from tansaku.drivers.file_drop.nimo import NimoRounds
 from tansaku.drivers.file_drop.watcher import FolderWatcher
-from tansaku.drivers.units import format_duration
+from tansaku.units import format_duration
 
 logger = logging.getLogger("tansaku.file_drop")
 

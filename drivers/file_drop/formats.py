@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from tansaku.drivers.base import Experiment, ParameterValue
+from tansaku.drivers.base import Experiment
 from tansaku.drivers.file_drop.config import RequestLayout, ResultLayout
+from tansaku.values import ParameterValue
 
 NIMO_REQUEST_HEADER = "input file for machine"
 

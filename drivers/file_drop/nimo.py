@@ -33,7 +33,7 @@ from tansaku.drivers.file_drop.formats import (
     decode_nimo_results,
     encode_nimo_request,
 )
-from tansaku.drivers.units import format_duration
+from tansaku.units import format_duration
 
 logger = logging.getLogger("tansaku.file_drop")
 

@@ -15,6 +15,16 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from tansaku.documents import (
+    BOOLEAN_AS_NUMBER,
+    DocumentError,
+    FileTooLargeError,
+    Location,
+    Problem,
+    YamlDocument,
+    booleans_taken_as_values,
+    read_text,
+)
 from tansaku.drivers.base import CampaignContext, ParameterValue
 from tansaku.drivers.serial.protocol import (
     TEMPLATE_ERRORS,
@@ -25,16 +35,7 @@ from tansaku.drivers.serial.protocol import (
     template_fields,
     within,
 )
-from tansaku.drivers.yaml_document import (
-    BOOLEAN_AS_NUMBER,
-    DocumentError,
-    FileTooLargeError,
-    Location,
-    Problem,
-    YamlDocument,
-    booleans_taken_as_values,
-    read_text,
-)
+from tansaku.errors import InputError
 
 Found = Problem | tuple[Location, str]
 """A problem placed in a protocol file, or a location inside the campaign's driver section."""
@@ -46,7 +47,7 @@ MAX_PROTOCOL_BYTES = 1 << 20
 _EXAMPLES: dict[str, ParameterValue] = {"integer": 1, "categorical": "a"}
 
 
-class ProtocolFileError(ValueError):
+class ProtocolFileError(InputError):
     """A protocol file that cannot be read at all (missing, unreadable, not UTF-8)."""
 
 
@@ -70,7 +71,7 @@ def read_protocol(device: str, source: Protocol | Path, base_dir: Path) -> Proto
     """The protocol of ``device``, inline or read from a file relative to ``base_dir``.
 
     Raises :class:`ProtocolFileError` for a file that cannot be read, and
-    :class:`~tansaku.drivers.yaml_document.DocumentError`, every problem placed in the file, for
+    :class:`~tansaku.documents.DocumentError`, every problem placed in the file, for
     one that is not a valid protocol.
     """
     if isinstance(source, Protocol):

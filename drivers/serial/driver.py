@@ -15,6 +15,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tansaku.documents import DocumentError
 from tansaku.drivers.base import (
     CampaignContext,
     DriverConfig,
@@ -38,7 +39,7 @@ from tansaku.drivers.serial.protocol import (
     UnsafeValueError,
     fill,
 )
-from tansaku.drivers.yaml_document import DocumentError
+from tansaku.errors import InputError
 
 
 class SerialDevice(BaseModel):
@@ -68,7 +69,7 @@ class SerialDriverConfig(DriverConfig):
     def with_ports(self, ports: Mapping[str, str]) -> SerialDriverConfig:
         unknown = sorted(set(ports) - set(self.devices))
         if unknown:
-            raise ValueError(
+            raise InputError(
                 f"--port {unknown[0]}=...: the campaign has no serial device {unknown[0]!r}; "
                 f"its devices are {', '.join(self.devices)}"
             )

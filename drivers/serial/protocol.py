@@ -25,8 +25,9 @@ from pydantic import (
     model_validator,
 )
 
-from tansaku.drivers.base import ParameterValue
-from tansaku.drivers.units import Duration
+from tansaku.errors import InputError
+from tansaku.units import Duration
+from tansaku.values import ParameterValue
 
 PARITIES = {"none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
 
@@ -143,7 +144,7 @@ class ParameterCommand(_Section):
         return sent
 
 
-class UnsafeValueError(ValueError):
+class UnsafeValueError(InputError, ValueError):
     """A value the protocol forbids sending: outside hard limits, or with no mapping."""
 
 
@@ -261,7 +262,7 @@ TEMPLATE_ERRORS = (KeyError, IndexError, AttributeError, TypeError, ValueError, 
 """What ``str.format`` raises for a template its values do not fit."""
 
 
-class TemplateError(ValueError):
+class TemplateError(InputError, ValueError):
     """A template that cannot be filled with the values at hand."""
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from tansaku.campaign.files import CampaignFile, CampaignFileError, Location, listed
-from tansaku.drivers.base import ParameterValue
+from tansaku.values import ParameterValue
 
 if TYPE_CHECKING:
     from tansaku.campaign.schema import Parameter

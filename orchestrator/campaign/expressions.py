@@ -19,6 +19,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from tansaku.errors import InputError
+
 Sense = Literal["<=", ">=", "=="]
 _Linear = tuple[dict[str, float], float]  # (coefficient per name, constant term)
 
@@ -49,7 +51,7 @@ _TOO_DEEP = "it is too long or too deeply nested"
 _IMPLICIT_PRODUCT = re.compile(r"(?<![\w.])\d+(?:\.\d*)?(?![eE][+-]?\d)[A-Za-z_]")
 
 
-class ExpressionError(ValueError):
+class ExpressionError(InputError, ValueError):
     """A constraint that cannot be used; the message says what is wrong and what is expected."""
 
 

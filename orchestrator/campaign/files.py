@@ -14,13 +14,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from tansaku.drivers.yaml_document import Location
+from tansaku.documents import Location
+from tansaku.errors import InputError
 
 MAX_LISTED = 5
 """Problems (bad lines, missing values) named in one message; the rest are counted."""
 
 
-class CampaignFileError(ValueError):
+class CampaignFileError(InputError, ValueError):
     """A file that cannot be used; ``problems`` are ``(location, message)`` pairs, the
     location relative to the campaign key that names the file."""
 

@@ -21,9 +21,7 @@ from tansaku.campaign.schema import (
     Parameter,
     campaign_model_for,
 )
-from tansaku.drivers.base import CampaignContext, DriverConfig, ParameterDomain, ParameterValue
-from tansaku.drivers.registry import UnknownDriverError, load_driver
-from tansaku.drivers.yaml_document import (
+from tansaku.documents import (
     BOOLEAN_AS_NUMBER,
     DocumentError,
     FileTooLargeError,
@@ -33,6 +31,8 @@ from tansaku.drivers.yaml_document import (
     booleans_taken_as_values,
     read_text,
 )
+from tansaku.drivers.base import CampaignContext, DriverConfig, ParameterDomain, ParameterValue
+from tansaku.drivers.registry import UnknownDriverError, load_driver
 
 MAX_FILE_BYTES = 1 << 20
 """A campaign file's largest size, 1 MiB: hundreds of times the longest example campaign,

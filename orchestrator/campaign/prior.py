@@ -17,7 +17,7 @@ from pydantic import Field
 
 from tansaku.campaign.candidates import column_positions, parse_cell
 from tansaku.campaign.files import CampaignFile, CampaignFileError, finite_number, listed
-from tansaku.drivers.base import ParameterValue
+from tansaku.values import ParameterValue
 
 if TYPE_CHECKING:
     from tansaku.campaign.schema import Campaign

@@ -32,7 +32,7 @@ from tansaku.campaign.expressions import OutcomeConstraint
 from tansaku.campaign.prior import PriorDataSpec
 from tansaku.drivers.base import DriverConfig
 from tansaku.drivers.simulated import SimulatorSpec
-from tansaku.drivers.units import Duration
+from tansaku.units import Duration
 
 Identifier = Annotated[
     str,

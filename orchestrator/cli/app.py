@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from tansaku.errors import FAILED, REFUSED, TansakuError
+
 if TYPE_CHECKING:  # imported where used, to keep `tansaku --help` and `validate` fast
     from tansaku.campaign import LoadedCampaign
     from tansaku.report import CampaignSummary
@@ -37,8 +39,6 @@ app.add_typer(server_app, name="server")
 out = Console(highlight=False, markup=False, emoji=False)
 err = Console(stderr=True, highlight=False, markup=False, emoji=False)
 
-FAILED = 1
-REFUSED = 2
 INTERRUPTED = 130
 
 CampaignFile = Annotated[Path, typer.Argument(help="Campaign YAML file.", show_default=False)]
@@ -107,15 +107,15 @@ def run(
     ] = None,
 ) -> None:
     """Run a campaign, or resume it from its run directory, until its budget is spent."""
-    from tansaku.flows.runner import DryRunUnavailableError, check_dry_run, with_ports
+    from tansaku.flows.runner import check_dry_run, with_ports
 
     loaded = _load(campaign)
     ports = _parse_ports(port or [])
     try:
         check_dry_run(loaded, dry_run)
         loaded = with_ports(loaded, ports)
-    except (DryRunUnavailableError, ValueError) as error:
-        raise _refuse(str(error)) from None
+    except TansakuError as error:
+        raise _error(str(error), error.exit_code) from None
     if run_dir is None:
         declared = loaded.campaign.run_dir
         run_dir = loaded.base_dir / declared if declared else Path("runs") / loaded.campaign.name
@@ -136,22 +136,8 @@ def _parse_ports(given: list[str]) -> dict[str, str]:
 
 def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports: set[str]) -> None:
     from tansaku.cli.views import ProgressDisplay, summary_panel
-    from tansaku.flows.prefect_server import ServerStartError
-    from tansaku.flows.runner import (
-        LOG_FILE,
-        InstrumentUnavailableError,
-        PortChangedError,
-        PrefectUnavailableError,
-        run_campaign,
-    )
-    from tansaku.ledger import (
-        Ledger,
-        LedgerMismatchError,
-        LedgerUnreadableError,
-        LedgerWriteError,
-        RunDirectoryBusyError,
-        RunDirectoryUnwritableError,
-    )
+    from tansaku.flows.runner import LOG_FILE, run_campaign
+    from tansaku.ledger import Ledger
 
     display = ProgressDisplay(out)
     mode = "dry run" if dry_run else "run"
@@ -170,17 +156,8 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports:
         outcome = run_campaign(
             loaded, run_dir, dry_run, on_ready=on_ready, overridden_ports=overridden_ports
         )
-    except (LedgerMismatchError, RunDirectoryBusyError, PortChangedError) as error:
-        raise _refuse(f"{run_dir}: {error}") from None
-    except (LedgerUnreadableError, RunDirectoryUnwritableError) as error:
-        raise _refuse(str(error)) from None
-    except (
-        ServerStartError,
-        InstrumentUnavailableError,
-        PrefectUnavailableError,
-        LedgerWriteError,
-    ) as error:
-        raise _error(str(error), FAILED) from None
+    except TansakuError as error:
+        raise _error(str(error), error.exit_code) from None
     except KeyboardInterrupt:
         display.stop()
         err.print(
@@ -196,13 +173,13 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports:
 
 def _read_summary(run_dir: Path) -> CampaignSummary:
     """The summary of the campaign in ``run_dir``; exit 2 if there is none."""
-    from tansaku.ledger import Ledger, LedgerUnreadableError, LedgerWriteError
+    from tansaku.ledger import Ledger
     from tansaku.report import summarize
 
     try:
         ledger = Ledger.open(run_dir, create=False)
-    except (FileNotFoundError, LedgerUnreadableError, LedgerWriteError) as error:
-        raise _refuse(str(error)) from None
+    except TansakuError as error:
+        raise _refuse(str(error)) from None  # refused even where the disk is at fault
     try:
         summary = summarize(ledger)
     finally:

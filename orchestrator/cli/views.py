@@ -17,9 +17,9 @@ from tansaku.campaign.schema import (
     ContinuousParameter,
     DiscreteParameter,
 )
-from tansaku.drivers.units import format_duration
 from tansaku.ledger import Ledger
 from tansaku.report import CampaignSummary, summarize
+from tansaku.units import format_duration
 
 
 def campaign_table(loaded: LoadedCampaign) -> Table:

@@ -23,12 +23,14 @@ from pathlib import Path
 import httpx
 from filelock import FileLock
 
+from tansaku.errors import PrefectError
+
 STATE_FILE = "tansaku-server.json"
 DEFAULT_PORT = 4200
 START_TIMEOUT_S = 90.0
 
 
-class ServerStartError(RuntimeError):
+class ServerStartError(PrefectError):
     """The background Prefect server did not come up."""
 
 

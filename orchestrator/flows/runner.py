@@ -24,9 +24,10 @@ from types import FrameType
 import httpx
 
 from tansaku.campaign import CategoricalParameter, LoadedCampaign
-from tansaku.drivers.base import AsyncDriver, Driver, InstrumentError
+from tansaku.drivers.base import AsyncDriver, Driver
 from tansaku.drivers.registry import load_driver
 from tansaku.drivers.simulated import SimulatedDriver, SimulatedDriverConfig
+from tansaku.errors import InputError, InstrumentError, PrefectError
 from tansaku.ledger import Ledger, LedgerWriteError, PriorRecord, RunDirectoryLock
 
 LOG_FILE = "tansaku.log"
@@ -35,19 +36,19 @@ PREFECT_SHUTDOWN_SECONDS = 5.0
 logger = logging.getLogger("tansaku.run")
 
 
-class DryRunUnavailableError(ValueError):
+class DryRunUnavailableError(InputError):
     """``--dry-run`` on a campaign that declares no simulator."""
 
 
-class InstrumentUnavailableError(RuntimeError):
+class InstrumentUnavailableError(InstrumentError):
     """The instrument could not be connected to at the start of a run."""
 
 
-class PortChangedError(ValueError):
+class PortChangedError(InputError):
     """A resumed campaign finds a device on another port than the one it ran on."""
 
 
-class PrefectUnavailableError(RuntimeError):
+class PrefectUnavailableError(PrefectError):
     """The Prefect server stopped answering before the campaign got to its end."""
 
 
@@ -61,7 +62,7 @@ class RunOutcome:
 def with_ports(loaded: LoadedCampaign, ports: Mapping[str, str]) -> LoadedCampaign:
     """``loaded`` with its devices plugged in where ``ports`` says (``--port``).
 
-    Raises ``ValueError`` for a device the campaign's driver does not have.
+    Raises :class:`~tansaku.errors.InputError` for a device the driver does not have.
     """
     driver = loaded.campaign.driver.with_ports(ports)
     return replace(loaded, campaign=loaded.campaign.model_copy(update={"driver": driver}))
@@ -130,7 +131,7 @@ def _run_locked(
     campaign = loaded.campaign
     existing = ledger.campaign()
     ports = {} if dry_run else campaign.driver.ports()
-    _check_ports(ledger.last_ports(), ports, overridden_ports)
+    _check_ports(run_dir, ledger.last_ports(), ports, overridden_ports)
     clock = (ledger.last_finished_at() or existing.clock_start) if existing else None
     driver = build_driver(loaded, run_dir, dry_run, clock)
     ledger.start_campaign(
@@ -208,7 +209,7 @@ def _run_locked(
 
 
 def _check_ports(
-    before: Mapping[str, str], now: Mapping[str, str], overridden: Collection[str]
+    run_dir: Path, before: Mapping[str, str], now: Mapping[str, str], overridden: Collection[str]
 ) -> None:
     """Refuse to resume with a device on another port than it ran on, unless told so.
 
@@ -227,7 +228,7 @@ def _check_ports(
         )
         confirm = " ".join(f"--port {device}={new}" for device, (_, new) in moved.items())
         raise PortChangedError(
-            f"{changes}. Pass {confirm} to confirm the move, or --port with the old "
+            f"{run_dir}: {changes}. Pass {confirm} to confirm the move, or --port with the old "
             "port to carry on where it ran; nothing was run."
         )
 

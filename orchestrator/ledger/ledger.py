@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from tansaku.errors import FAILED, RunDirectoryError
 from tansaku.ledger import tables
 
 LEDGER_FILE = "ledger.sqlite"
@@ -42,22 +43,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class LedgerMismatchError(ValueError):
+class LedgerMismatchError(RunDirectoryError):
     """The run directory holds another campaign, or the same one in another mode."""
 
 
-class LedgerUnreadableError(ValueError):
+class LedgerMissingError(RunDirectoryError, FileNotFoundError):
+    """The directory holds no ledger: no campaign has run there."""
+
+
+class LedgerUnreadableError(RunDirectoryError):
     """The ledger file is there but is no readable ledger: empty, truncated or corrupt.
 
     Nothing is written over it: it may be the only copy of a campaign's results.
     """
 
 
-class LedgerWriteError(RuntimeError):
+class LedgerWriteError(RunDirectoryError):
     """The ledger cannot be written: a read-only or full disk, a vanished directory.
 
     The transaction that failed was rolled back; everything committed before it stands.
     """
+
+    exit_code = FAILED  # the run had started: what it recorded stands, it could not go on
 
 
 @dataclass(frozen=True)
@@ -111,8 +118,10 @@ class Ledger:
         engine: a SQLAlchemy engine; :meth:`open` makes the SQLite one for a run directory.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, run_dir: Path | None = None) -> None:
         self.engine = engine
+        self.run_dir = run_dir
+        """The run directory the ledger belongs to, named in its refusals."""
 
     @classmethod
     def open(cls, run_dir: Path, create: bool = True) -> Ledger:
@@ -123,7 +132,7 @@ class Ledger:
         """
         path = run_dir / LEDGER_FILE
         if not create and not path.is_file():
-            raise FileNotFoundError(f"{run_dir} holds no campaign ledger ({LEDGER_FILE})")
+            raise LedgerMissingError(f"{run_dir} holds no campaign ledger ({LEDGER_FILE})")
         if path.is_file() and path.stat().st_size == 0:
             # SQLite would take an empty file for a new database and start a new campaign
             # over what may be a truncated copy of a real one.
@@ -139,10 +148,14 @@ class Ledger:
         except (LedgerUnreadableError, LedgerWriteError):
             engine.dispose()
             raise
-        return cls(engine)
+        return cls(engine, run_dir)
 
     def close(self) -> None:
         self.engine.dispose()
+
+    @property
+    def _where(self) -> str:
+        return f"{self.run_dir}: " if self.run_dir else ""
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -209,15 +222,15 @@ class Ledger:
                 stored_name, stored_fingerprint, stored_mode = existing
                 if stored_name != name or stored_fingerprint != fingerprint:
                     raise LedgerMismatchError(
-                        f"this run directory holds campaign {stored_name!r} with other "
-                        "settings; only the budget, stop rules and description may change "
-                        "between runs. Use a new --run-dir for a changed campaign."
+                        f"{self._where}this run directory holds campaign {stored_name!r} "
+                        "with other settings; only the budget, stop rules and description may "
+                        "change between runs. Use a new --run-dir for a changed campaign."
                     )
                 if stored_mode != mode:
                     raise LedgerMismatchError(
-                        f"this run directory holds a {stored_mode} campaign; it cannot be "
-                        f"continued as {mode}, or simulated and real results would mix. "
-                        "Use a new --run-dir."
+                        f"{self._where}this run directory holds a {stored_mode} campaign; "
+                        f"it cannot be continued as {mode}, or simulated and real results "
+                        "would mix. Use a new --run-dir."
                     )
                 connection.execute(
                     update(tables.campaign).values(

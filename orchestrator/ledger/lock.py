@@ -11,15 +11,17 @@ from types import TracebackType
 
 from filelock import FileLock, Timeout
 
+from tansaku.errors import RunDirectoryError
+
 LOCK_FILE = ".lock"
 OWNER_FILE = ".lock.owner"
 
 
-class RunDirectoryBusyError(RuntimeError):
+class RunDirectoryBusyError(RunDirectoryError):
     """Another live process runs the campaign in this directory."""
 
 
-class RunDirectoryUnwritableError(RuntimeError):
+class RunDirectoryUnwritableError(RunDirectoryError):
     """The run directory cannot be created or written (read-only, full, no permission)."""
 
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from tansaku.campaign.expressions import LinearConstraint
-from tansaku.drivers.base import ParameterValue
 from tansaku.proposer.encoding import SpaceEncoding
+from tansaku.values import ParameterValue
 
 BotorchConstraint = tuple[torch.Tensor, torch.Tensor, float]
 FEASIBILITY_TOLERANCE = 1e-6

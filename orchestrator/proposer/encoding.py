@@ -18,7 +18,7 @@ from tansaku.campaign.schema import (
     IntegerParameter,
     Parameter,
 )
-from tansaku.drivers.base import ParameterValue
+from tansaku.values import ParameterValue
 
 LISTED_INTEGERS = 10_000
 """Integer parameters with up to this many values are optimised over their whole numbers."""

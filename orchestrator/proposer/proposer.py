@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from tansaku.campaign.constraints import campaign_constraints
 from tansaku.campaign.descriptors import DescriptorTable
 from tansaku.campaign.schema import Campaign, CategoricalParameter
-from tansaku.drivers.base import ParameterValue
 from tansaku.proposer.encoding import SpaceEncoding
+from tansaku.values import ParameterValue
 
 if TYPE_CHECKING:
     from torch.quasirandom import SobolEngine

@@ -10,7 +10,7 @@ import pytest
 
 from tansaku.campaign import CampaignError, load_campaign
 from tansaku.campaign.loading import MAX_FILE_BYTES
-from tansaku.drivers.yaml_document import MAX_DEPTH, MAX_NODES, DocumentError, YamlDocument
+from tansaku.documents import MAX_DEPTH, MAX_NODES, DocumentError, YamlDocument
 from tests.conftest import DEMO_CAMPAIGN as CAMPAIGN
 from tests.conftest import write_campaign
 

@@ -16,6 +16,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from tansaku.errors import InputError
+
 MAX_DEPTH = 100
 """Sections nested in sections, at most; a campaign nests about six deep."""
 MAX_NODES = 50_000
@@ -47,7 +49,7 @@ class Problem:
         return f"{where}: {self.field}: {self.message}"
 
 
-class DocumentError(ValueError):
+class DocumentError(InputError):
     """A file that cannot be used; ``problems`` lists every reason."""
 
     def __init__(self, problems: list[Problem]) -> None:
@@ -248,7 +250,7 @@ def field_name(location: Location) -> str:
     return text
 
 
-class FileTooLargeError(ValueError):
+class FileTooLargeError(InputError):
     """A file past the size its reader accepts; it was not read whole."""
 
 
