@@ -14,7 +14,6 @@ from __future__ import annotations
 import multiprocessing
 import os
 import statistics
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import torch
+from reporting import command_line
 
 from tansaku.proposer.model import fit_model
 
@@ -58,7 +58,7 @@ def main() -> int:
     y_all = torch.tensor(frame.iloc[:, 5:].to_numpy(), dtype=torch.float64)
     bounds = torch.stack([x_all.min(0).values, x_all.max(0).values])
     load = os.getloadavg()[0]
-    print(f"`{' '.join(['python', *sys.argv])}`; torch {torch.__version__}; ", end="")
+    print(f"`{command_line()}`; torch {torch.__version__}; ", end="")
     print(f"{os.cpu_count()} CPUs, 1-minute load average {load:.2f} before the run\n")
     print("| machine | threads | " + " | ".join(f"n={n}" for n in SIZES) + " |")
     print("|---|---|" + "---|" * len(SIZES))

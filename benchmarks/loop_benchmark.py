@@ -20,7 +20,6 @@ Usage: ``.venv/bin/python benchmarks/loop_benchmark.py [--seeds N] [--workdir DI
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import subprocess
 import sys
@@ -29,13 +28,21 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
+from reporting import (
+    Spread,
+    load_summary,
+    log,
+    log10_gap,
+    markdown_table,
+    package_versions,
+    versions_text,
+)
 
 from tansaku.campaign.loading import parse_campaign
 from tansaku.flows.prefect_server import stop_server
@@ -45,8 +52,9 @@ from tansaku.simulators.benchmarks import BENCHMARKS
 REPO = Path(__file__).resolve().parents[1]
 TANSAKU = Path(sys.executable).with_name("tansaku")
 VALIDATE_REPEATS = 5
-REGRET_FLOOR = 1e-12
-"""Regrets below this are reported as this: the known minima carry ~15 digits only."""
+
+VERSIONED = ("tansaku", "torch", "botorch", "gpytorch", "prefect")
+"""The packages that shape the figures, whose versions the report gives."""
 
 ORCHESTRATION_TARGET_MS = 100.0
 VALIDATE_TARGET_S = 1.0
@@ -96,22 +104,6 @@ class CliRun:
 
 
 @dataclass(frozen=True)
-class Spread:
-    """Median, range and quartiles of a sample."""
-
-    median: float
-    low: float
-    high: float
-    q1: float
-    q3: float
-
-    @classmethod
-    def of(cls, values: Sequence[float]) -> Spread:
-        q1, median, q3 = np.percentile(values, [25, 50, 75])
-        return cls(float(median), min(values), max(values), float(q1), float(q3))
-
-
-@dataclass(frozen=True)
 class IterationTime:
     """Seconds spent in one model-based iteration, between two consecutive proposals."""
 
@@ -126,11 +118,6 @@ class IterationTime:
     def orchestration(self) -> float:
         """Prefect and the ledger: whatever the proposer and the driver do not account for."""
         return self.wall - self.proposer - self.driver
-
-
-def log(message: str) -> None:
-    """Progress line on stderr, so stdout holds only the report."""
-    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
 def campaign_text(template: Path, *, seed: int, budget: int, initial_n: int | None = None) -> str:
@@ -188,7 +175,7 @@ def time_validate(env: dict[str, str]) -> float:
 def log10_regret(records: Sequence[ExperimentRecord], minimum: float) -> float:
     """log10 of (best objective found - global minimum), for a minimised objective."""
     best = min(r.objective for r in records if r.status == "done" and r.objective is not None)
-    return math.log10(max(best - minimum, REGRET_FLOOR))
+    return log10_gap(best - minimum)
 
 
 def gp_iterations(records: Sequence[ExperimentRecord]) -> list[IterationTime]:
@@ -215,13 +202,6 @@ def gp_iterations(records: Sequence[ExperimentRecord]) -> list[IterationTime]:
             )
         )
     return times
-
-
-def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured Markdown table."""
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def verdict(met: bool) -> str:
@@ -396,12 +376,6 @@ def startup_section(
     )
 
 
-def versions() -> str:
-    """The versions of the packages that shape the figures."""
-    names = ("tansaku", "torch", "botorch", "gpytorch", "prefect")
-    return ", ".join(f"{name} {metadata.version(name)}" for name in names)
-
-
 def benchmark(seeds: int, workdir: Path) -> str:
     """Run every measurement with the Prefect home in ``workdir``; returns the report.
 
@@ -473,10 +447,7 @@ def _measure(seeds: int, workdir: Path, home: Path) -> str:
     startup_text = startup_section(
         validate_cold, validate_warm, first_proposals[0], first_proposals[1:], cold_label
     )
-    load_text = (
-        f"1-minute load average just before each of the {len(loads)} `tansaku run` launches: "
-        f"median {np.median(loads):.2f}, max {max(loads):.2f}."
-    )
+    load_text = load_summary(loads, "`tansaku run` launches")
     return "\n\n".join(
         [load_text, regret_section(regrets, walls, seeds), timing_section(timings), startup_text]
     )
@@ -501,9 +472,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     else:
         args.workdir.mkdir(parents=True, exist_ok=True)
         report = benchmark(args.seeds, args.workdir.resolve())
+    versions = versions_text(package_versions(VERSIONED))
     print(
         f"## tansaku loop benchmark, {started_at:%Y-%m-%d %H:%M} UTC\n\n"
-        f"{os.cpu_count()} CPUs; {versions()}; seeds 0..{args.seeds - 1}.\n\n"
+        f"{os.cpu_count()} CPUs; {versions}; seeds 0..{args.seeds - 1}.\n\n"
         f"{report}\n\n"
         f"Total benchmark wall time: {time.perf_counter() - started:.0f} s."
     )

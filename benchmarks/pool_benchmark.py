@@ -25,7 +25,6 @@ Usage: ``.venv/bin/python benchmarks/pool_benchmark.py [--seeds 50] [--datasets 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import statistics
@@ -35,11 +34,18 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from reporting import (
+    Spread,
+    command_line,
+    markdown_table,
+    package_versions,
+    versions_text,
+    write_json,
+)
 
 from tansaku.campaign.schema import Campaign
 from tansaku.proposer import Observation, Proposer
@@ -189,7 +195,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             timing[name][arm] = (time.perf_counter() - arm_started) / max(steps, 1)
     report(arguments, results, timing, time.perf_counter() - started)
     if arguments.json:
-        arguments.json.write_text(json.dumps({"results": results, "timing": timing}))
+        write_json(arguments.json, {"results": results, "timing": timing})
     return 0
 
 
@@ -199,30 +205,43 @@ def report(
     timing: dict[str, dict[str, float]],
     seconds: float,
 ) -> None:
-    versions = ", ".join(
-        f"{p} {metadata.version(p)}" for p in ("torch", "botorch", "gpytorch", "scikit-learn")
-    )
+    versions = versions_text(package_versions(("torch", "botorch", "gpytorch", "scikit-learn")))
     print(f"## Pool screening (Liang et al. protocol), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n")
-    print(f"`{' '.join(['python', *sys.argv])}`; {os.cpu_count()} CPUs; {versions}; ")
+    print(f"`{command_line()}`; {os.cpu_count()} CPUs; {versions}; ")
     print(f"seeds 0..{arguments.seeds - 1}; took {seconds / 60:.1f} min.\n")
-    print(
-        "| Dataset | N | top 5 % | random needs | Arm | median needed [IQR] | AF(0.8) "
-        "| EF(10) | s per step |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
+    rows = []
     for name, arms in results.items():
         pool = load_pool(DATASETS[name])
         random_needed = round(TARGET * pool.size)
         for arm, curves in arms.items():
-            counts = [needed(c) for c in curves]
-            q1, median, q3 = np.percentile(counts, [25, 50, 75])
+            counts = Spread.of([needed(c) for c in curves])
             at_ten = statistics.mean(c[9] if len(c) > 9 else TARGET for c in curves)
             ef10 = at_ten / (10 / pool.size)
-            print(
-                f"| {name} | {pool.size} | {len(pool.top)} | {random_needed} | {arm} | "
-                f"{median:g} [{q1:g}, {q3:g}] | {random_needed / median:.2f} | {ef10:.2f} | "
-                f"{timing[name][arm]:.2f} |"
+            rows.append(
+                [
+                    name,
+                    str(pool.size),
+                    str(len(pool.top)),
+                    str(random_needed),
+                    arm,
+                    f"{counts.median:g} [{counts.q1:g}, {counts.q3:g}]",
+                    f"{random_needed / counts.median:.2f}",
+                    f"{ef10:.2f}",
+                    f"{timing[name][arm]:.2f}",
+                ]
             )
+    headers = [
+        "Dataset",
+        "N",
+        "top 5 %",
+        "random needs",
+        "Arm",
+        "median needed [IQR]",
+        "AF(0.8)",
+        "EF(10)",
+        "s per step",
+    ]
+    print(markdown_table(headers, rows))
     print(
         "\nEF(10) counts a run that reached 0.8 before 10 experiments as 0.8 at 10 (a lower bound)."
     )

@@ -37,10 +37,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from reporting import command_line, markdown_table, package_versions, versions_text, write_json
 
 from tansaku.campaign import CategoricalParameter, LoadedCampaign, load_campaign
 from tansaku.campaign.descriptors import DescriptorTable, read_descriptors
@@ -152,30 +152,39 @@ def random_search(yields: Sequence[float], budget: int) -> tuple[float, float]:
 def report(runs: Sequence[Run], yields: Sequence[float], budget: int, seconds: float) -> str:
     chance, random_best = random_search(yields, budget)
     good = sum(y >= GOOD_YIELD for y in yields)
-    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("torch", "botorch", "gpytorch"))
-    lines = [
-        f"## Direct arylation (EDBO), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        "",
-        f"`{' '.join(['python', *sys.argv])}`; {os.cpu_count()} CPUs; {versions}; "
-        f"took {seconds / 60:.1f} min. {len(yields)} reactions, {good} with yield >= "
-        f"{GOOD_YIELD:g} %; {budget} experiments per run.",
-        "",
-        "| Arm | Runs | Found >= 90 % | vs random | Median best yield | "
-        "Median experiments to >= 90 % (runs that found one) | s per run |",
-        "|---|---|---|---|---|---|---|",
-        f"| random search (exact) | - | {chance:.1%} | 1.00x | {random_best:g} | - | - |",
-    ]
+    versions = versions_text(package_versions(("torch", "botorch", "gpytorch")))
+    rows = [["random search (exact)", "-", f"{chance:.1%}", "1.00x", f"{random_best:g}", "-", "-"]]
     for arm in dict.fromkeys(run.arm for run in runs):
         mine = [run for run in runs if run.arm == arm]
         found = [run.first_good for run in mine if run.first_good is not None]
         rate = len(found) / len(mine)
-        lines.append(
-            f"| {arm} | {len(mine)} | {rate:.0%} ({len(found)}/{len(mine)}) | "
-            f"{rate / chance:.2f}x | {statistics.median(r.best for r in mine):g} | "
-            f"{statistics.median(found) if found else 'n/a'} | "
-            f"{statistics.median(r.seconds for r in mine):.1f} |"
+        rows.append(
+            [
+                arm,
+                str(len(mine)),
+                f"{rate:.0%} ({len(found)}/{len(mine)})",
+                f"{rate / chance:.2f}x",
+                f"{statistics.median(r.best for r in mine):g}",
+                f"{statistics.median(found) if found else 'n/a'}",
+                f"{statistics.median(r.seconds for r in mine):.1f}",
+            ]
         )
-    return "\n".join(lines)
+    headers = [
+        "Arm",
+        "Runs",
+        "Found >= 90 %",
+        "vs random",
+        "Median best yield",
+        "Median experiments to >= 90 % (runs that found one)",
+        "s per run",
+    ]
+    return (
+        f"## Direct arylation (EDBO), {datetime.now(UTC):%Y-%m-%d %H:%M} UTC\n\n"
+        f"`{command_line()}`; {os.cpu_count()} CPUs; {versions}; "
+        f"took {seconds / 60:.1f} min. {len(yields)} reactions, {good} with yield >= "
+        f"{GOOD_YIELD:g} %; {budget} experiments per run.\n\n"
+        f"{markdown_table(headers, rows)}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -222,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 flush=True,
             )
             if arguments.json:
-                arguments.json.write_text(json.dumps([r.__dict__ for r in runs]))
+                write_json(arguments.json, [r.__dict__ for r in runs])
     print(report(runs, list(yields.values()), arguments.budget, time.perf_counter() - started))
     return 0
 
