@@ -5,6 +5,12 @@ Instead, the first ``tansaku run`` starts ``prefect server start`` in the backgr
 later runs reuse it; its UI shows every campaign's flow runs. A user who has set
 ``PREFECT_API_URL`` (a lab's shared server, Prefect Cloud) keeps it: tansaku then starts
 nothing.
+
+Prefect 3.9.1's own ``prefect server start --background`` does not serve (measured): it
+pipes the server's output to the exiting CLI, so no log is kept (a server that died at
+start-up on a corrupt database left nothing to read), returns in ~1.7 s while health
+answered only ~12 s later, leaves its ``server.pid`` behind after a crash so every later
+start refuses until ``prefect server stop``, and that stop SIGTERMs without waiting.
 """
 
 from __future__ import annotations
