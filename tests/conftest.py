@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -33,7 +34,12 @@ def prefect_server() -> Iterator[str]:
     """
     from tansaku.flows.prefect_server import ensure_server, stop_server
 
-    state = ensure_server(PREFECT_HOME)
+    # Each pytest-xdist worker has a home and a server of its own; on a port the kernel
+    # picks, two workers never race for Prefect's default one.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    state = ensure_server(PREFECT_HOME, port=port)
     yield state.api_url
     stop_server(PREFECT_HOME)
     shutil.rmtree(PREFECT_HOME, ignore_errors=True)

@@ -74,14 +74,19 @@ def running_server(home: Path) -> ServerState | None:
     return state if _healthy(state.api_url) else None
 
 
-def ensure_server(home: Path) -> ServerState:
-    """The running background server, started first if needed (one per Prefect home)."""
+def ensure_server(home: Path, port: int | None = None) -> ServerState:
+    """The running background server, started first if needed (one per Prefect home).
+
+    A new server listens on ``port``; by default on 4200 if it is free, else on any
+    free port.
+    """
     home.mkdir(parents=True, exist_ok=True)
     with FileLock(home / f"{STATE_FILE}.lock", timeout=START_TIMEOUT_S):
         state = running_server(home)
         if state is not None:
             return state
-        port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _any_free_port()
+        if port is None:
+            port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _any_free_port()
         log = home / "tansaku-server.log"
         # The server keeps its own logs: the run's logging settings stay with the run.
         env = {
