@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from tansaku.campaign.constraints import campaign_constraints
 from tansaku.campaign.descriptors import DescriptorTable
 from tansaku.campaign.schema import Campaign, CategoricalParameter
+from tansaku.errors import TansakuError
 from tansaku.proposer.encoding import SpaceEncoding
 from tansaku.values import ParameterValue
 
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
     from torch.quasirandom import SobolEngine
 
     from tansaku.proposer.outcomes import OutcomeModel
+
+
+class InitialDesignError(TansakuError):
+    """The space's constraints leave too few points for the initial design."""
 
 
 @dataclass(frozen=True)
@@ -279,7 +284,7 @@ class Proposer:
             if satisfies(point, self.constraints):
                 feasible.append(point)
         if len(feasible) < start + n:
-            raise RuntimeError(
+            raise InitialDesignError(
                 "could not draw an initial design inside the constraints; with integer or "
                 "discrete parameters in a constraint, few rounded points may satisfy it"
             )
