@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tansaku.campaign.expressions import OutcomeConstraint, parse_outcome_constraint
-from tansaku.campaign.schema import Objective
+from tansaku.campaign.objectives import Objective
 from tansaku.ledger import CampaignRecord, ExperimentRecord, Ledger, PriorRecord
 
 

@@ -1,14 +1,14 @@
 """Campaign files: the schema and a loader that reports problems by file, line and field."""
 
 from tansaku.campaign.loading import CampaignError, LoadedCampaign, Problem, load_campaign
-from tansaku.campaign.schema import (
-    Campaign,
+from tansaku.campaign.objectives import Objective
+from tansaku.campaign.parameters import (
     CategoricalParameter,
     ContinuousParameter,
     IntegerParameter,
-    Objective,
     Parameter,
 )
+from tansaku.campaign.schema import Campaign
 
 __all__ = [
     "Campaign",

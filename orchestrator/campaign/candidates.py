@@ -19,7 +19,7 @@ from tansaku.campaign.files import CampaignFile, CampaignFileError, Location, li
 from tansaku.values import ParameterValue
 
 if TYPE_CHECKING:
-    from tansaku.campaign.schema import Parameter
+    from tansaku.campaign.parameters import Parameter
 
 
 class CandidatesSpec(CampaignFile):
@@ -100,7 +100,7 @@ def column_positions(
 
 def parse_cell(parameter: Parameter, cell: str) -> tuple[ParameterValue, str | None]:
     """``(value, None)``, or ``(cell, what is wrong)`` for a cell outside the parameter."""
-    from tansaku.campaign.schema import (
+    from tansaku.campaign.parameters import (
         CategoricalParameter,
         DiscreteParameter,
         IntegerParameter,

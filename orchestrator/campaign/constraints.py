@@ -16,7 +16,8 @@ from tansaku.campaign.expressions import (
 )
 
 if TYPE_CHECKING:
-    from tansaku.campaign.schema import Campaign, Mixture, Parameter
+    from tansaku.campaign.parameters import Mixture, Parameter
+    from tansaku.campaign.schema import Campaign
 
 
 def mixture_constraint(mixture: Mixture) -> LinearConstraint:
@@ -32,7 +33,7 @@ def mixture_constraint(mixture: Mixture) -> LinearConstraint:
 
 def parse_constraints(texts: Sequence[str], space: Sequence[Parameter]) -> list[LinearConstraint]:
     """Parse ``constraints:`` entries; raises ``ValueError`` naming the entry at fault."""
-    from tansaku.campaign.schema import CategoricalParameter, ContinuousParameter
+    from tansaku.campaign.parameters import CategoricalParameter, ContinuousParameter
 
     numeric = {p.name: p for p in space if not isinstance(p, CategoricalParameter)}
     parsed: list[LinearConstraint] = []
@@ -109,7 +110,7 @@ def _satisfiable(constraints: Sequence[LinearConstraint], space: Sequence[Parame
 
 
 def _interval(parameter: Parameter) -> tuple[float, float]:
-    from tansaku.campaign.schema import DiscreteParameter
+    from tansaku.campaign.parameters import DiscreteParameter
 
     if parameter.fixed is not None:
         return float(parameter.fixed), float(parameter.fixed)

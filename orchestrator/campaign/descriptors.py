@@ -18,7 +18,7 @@ from pydantic import Field, PositiveInt
 from tansaku.campaign.files import CampaignFile, CampaignFileError, finite_number, listed
 
 if TYPE_CHECKING:
-    from tansaku.campaign.schema import CategoricalParameter
+    from tansaku.campaign.parameters import CategoricalParameter
 
 
 class DescriptorsSpec(CampaignFile):

@@ -12,15 +12,11 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from tansaku.campaign.candidates import read_candidates
 from tansaku.campaign.descriptors import DescriptorTable, read_descriptors
+from tansaku.campaign.dry_run import DryRun, dry_run_model_for
 from tansaku.campaign.files import CampaignFileError
+from tansaku.campaign.parameters import CategoricalParameter, DiscreteParameter, Parameter
 from tansaku.campaign.prior import PriorMeasurement, read_prior
-from tansaku.campaign.schema import (
-    Campaign,
-    CategoricalParameter,
-    DiscreteParameter,
-    Parameter,
-    campaign_model_for,
-)
+from tansaku.campaign.schema import Campaign, campaign_model_for
 from tansaku.documents import (
     BOOLEAN_AS_NUMBER,
     DocumentError,
@@ -157,7 +153,8 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
 
     problems = list(document.problems)
     driver_config = _driver_config_model(data.get("driver"), document, problems)
-    model = campaign_model_for(driver_config)
+    dry_run = _dry_run_model(data.get("dry_run"), document, problems)
+    model = campaign_model_for(driver_config, dry_run)
     try:
         campaign = model.model_validate(data)
     except ValidationError as error:
@@ -221,6 +218,21 @@ def _driver_config_model(
     except UnknownDriverError as error:
         problems.append(document.problem(("driver", "type"), str(error)))
         return _AnyDriver
+
+
+def _dry_run_model(
+    section: object, document: YamlDocument, problems: list[Problem]
+) -> type[DryRun]:
+    if section is None:
+        return DryRun  # without the section, the simulated driver need not be loaded at all
+    try:
+        simulated = load_driver("simulated")
+    except UnknownDriverError as error:
+        problems.append(
+            document.problem(("dry_run",), f"a dry run needs the simulated driver; {error}")
+        )
+        return DryRun
+    return dry_run_model_for(simulated.config_model)
 
 
 def _explain(error: Any, model: type[BaseModel]) -> str:

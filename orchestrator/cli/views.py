@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tansaku.campaign import LoadedCampaign
-from tansaku.campaign.schema import (
+from tansaku.campaign.parameters import (
     CategoricalParameter,
     ContinuousParameter,
     DiscreteParameter,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from tansaku.campaign.schema import (
+from tansaku.campaign.parameters import (
     CategoricalParameter,
     ContinuousParameter,
     DiscreteParameter,

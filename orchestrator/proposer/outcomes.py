@@ -24,7 +24,8 @@ from botorch.models.model import Model
 from botorch.utils.multi_objective.hypervolume import infer_reference_point
 from botorch.utils.multi_objective.pareto import is_non_dominated
 
-from tansaku.campaign.schema import Campaign, Objective
+from tansaku.campaign.objectives import Objective
+from tansaku.campaign.schema import Campaign
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from tansaku.campaign.constraints import campaign_constraints
 from tansaku.campaign.descriptors import DescriptorTable
-from tansaku.campaign.schema import Campaign, CategoricalParameter
+from tansaku.campaign.parameters import CategoricalParameter
+from tansaku.campaign.schema import Campaign
 from tansaku.errors import TansakuError
 from tansaku.proposer.encoding import SpaceEncoding
 from tansaku.values import ParameterValue

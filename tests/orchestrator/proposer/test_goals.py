@@ -6,7 +6,8 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from tansaku.campaign.schema import Campaign, Objective
+from tansaku.campaign.objectives import Objective
+from tansaku.campaign.schema import Campaign
 from tansaku.proposer import Observation, Proposer
 from tansaku.proposer.model import fit_model
 

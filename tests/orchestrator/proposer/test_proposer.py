@@ -7,13 +7,13 @@ import math
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tansaku.campaign.schema import (
-    Campaign,
+from tansaku.campaign.parameters import (
     CategoricalParameter,
     ContinuousParameter,
     IntegerParameter,
     Parameter,
 )
+from tansaku.campaign.schema import Campaign
 from tansaku.proposer import Observation, Proposer
 from tansaku.proposer.encoding import SpaceEncoding
 
