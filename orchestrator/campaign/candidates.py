@@ -11,15 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pydantic import Field
 
 from tansaku.campaign.files import CampaignFile, CampaignFileError, Location, listed
+from tansaku.campaign.parameters import (
+    CategoricalParameter,
+    DiscreteParameter,
+    IntegerParameter,
+    Parameter,
+)
 from tansaku.values import ParameterValue
-
-if TYPE_CHECKING:
-    from tansaku.campaign.parameters import Parameter
 
 
 class CandidatesSpec(CampaignFile):
@@ -100,12 +102,6 @@ def column_positions(
 
 def parse_cell(parameter: Parameter, cell: str) -> tuple[ParameterValue, str | None]:
     """``(value, None)``, or ``(cell, what is wrong)`` for a cell outside the parameter."""
-    from tansaku.campaign.parameters import (
-        CategoricalParameter,
-        DiscreteParameter,
-        IntegerParameter,
-    )
-
     if isinstance(parameter, CategoricalParameter):
         labels = [str(v) for v in parameter.values]
         if cell not in labels:

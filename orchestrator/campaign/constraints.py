@@ -14,9 +14,15 @@ from tansaku.campaign.expressions import (
     LinearConstraint,
     parse_linear_constraints,
 )
+from tansaku.campaign.parameters import (
+    CategoricalParameter,
+    ContinuousParameter,
+    DiscreteParameter,
+    Mixture,
+    Parameter,
+)
 
 if TYPE_CHECKING:
-    from tansaku.campaign.parameters import Mixture, Parameter
     from tansaku.campaign.schema import Campaign
 
 
@@ -33,8 +39,6 @@ def mixture_constraint(mixture: Mixture) -> LinearConstraint:
 
 def parse_constraints(texts: Sequence[str], space: Sequence[Parameter]) -> list[LinearConstraint]:
     """Parse ``constraints:`` entries; raises ``ValueError`` naming the entry at fault."""
-    from tansaku.campaign.parameters import CategoricalParameter, ContinuousParameter
-
     numeric = {p.name: p for p in space if not isinstance(p, CategoricalParameter)}
     parsed: list[LinearConstraint] = []
     for number, text in enumerate(texts, start=1):
@@ -110,8 +114,6 @@ def _satisfiable(constraints: Sequence[LinearConstraint], space: Sequence[Parame
 
 
 def _interval(parameter: Parameter) -> tuple[float, float]:
-    from tansaku.campaign.parameters import DiscreteParameter
-
     if parameter.fixed is not None:
         return float(parameter.fixed), float(parameter.fixed)
     if isinstance(parameter, DiscreteParameter):
