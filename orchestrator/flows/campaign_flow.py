@@ -20,7 +20,6 @@ from prefect.runtime import flow_run, task_run
 from prefect.states import State
 
 from tansaku.campaign import LoadedCampaign
-from tansaku.campaign.schema import Campaign
 from tansaku.drivers.base import (
     AsyncDriver,
     Driver,
@@ -29,13 +28,12 @@ from tansaku.drivers.base import (
     Measurement,
     ParameterValue,
 )
+from tansaku.flows import decisions
+from tansaku.flows.decisions import POOL_EXHAUSTED, Propose, Stop, Submit, budget_left, next_step
 from tansaku.ledger import ExperimentRecord, Ledger
 from tansaku.proposer import Observation, Proposal, Proposer
-from tansaku.report import best_experiment
 
 logger = logging.getLogger("tansaku.flow")
-
-POOL_EXHAUSTED = "candidates exhausted: every row of the pool has been proposed"
 
 
 @task(cache_policy=NO_CACHE, persist_result=False)
@@ -121,7 +119,6 @@ class _Loop:
     """The propose → measure → record cycle, for one instrument or for parallel slots."""
 
     def __init__(self, loaded: LoadedCampaign, ledger: Ledger, clock_start: datetime) -> None:
-        self.loaded = loaded
         self.campaign = loaded.campaign
         self.ledger = ledger
         self.clock_start = clock_start
@@ -147,11 +144,13 @@ class _Loop:
             records = self.ledger.experiments()
             queue = [r for r in records if r.status == "proposed"]
             if not queue:
-                reason = stop_reason(self.loaded, records, driver.now(), self.clock_start)
+                reason = decisions.stop_reason(
+                    self.campaign, records, driver.now(), self.clock_start
+                )
                 if reason is not None:
                     self.ledger.record_stop(reason)
                     return reason
-                n = min(self.campaign.proposer.batch_size, self._budget_left(records))
+                n = min(self.campaign.proposer.batch_size, budget_left(self.campaign, records))
                 queue = self._propose(records, n, pending=[])
                 if not queue:
                     self.ledger.record_stop(POOL_EXHAUSTED)
@@ -171,8 +170,10 @@ class _Loop:
     def run_in_parallel(self, driver: AsyncDriver) -> str:
         """Keep every free slot busy; record each result as it comes, in any order.
 
-        Each new proposal accounts for the experiments still in flight, so parallel
-        slots do not receive the same point.
+        :func:`~tansaku.flows.decisions.next_step` decides each turn from the ledger and
+        the free slots; this method carries the decision out. Each new proposal accounts
+        for the experiments still in flight, so parallel slots do not receive the same
+        point.
         """
         submit_with_retries = submit.with_options(**self.retrying)
         for record in self.ledger.experiments():
@@ -180,38 +181,40 @@ class _Loop:
                 driver.resume(self._experiment(record), record.updated_at)
         while True:
             records = self.ledger.experiments()
-            running = [r for r in records if r.status == "running"]
-            reason = None
-            if (free := driver.free_slots()) > 0:
-                starting = [r for r in records if r.status == "proposed"][:free]
+            decision = next_step(
+                self.campaign,
+                records,
+                free_slots=driver.free_slots(),
+                now=driver.now(),
+                clock_start=self.clock_start,
+            )
+            starting: list[ExperimentRecord] = []
+            if isinstance(decision, Submit):
+                starting = [r for r in records if r.id in decision.experiment_ids]
+            elif isinstance(decision, Propose):
+                running = [r.parameters for r in records if r.status == "running"]
+                starting = self._propose(records, decision.count, pending=running)
                 if not starting:
-                    reason = stop_reason(self.loaded, records, driver.now(), self.clock_start)
-                if reason is None and not starting:
-                    n = min(free, self._budget_left(records))
-                    starting = self._propose(records, n, pending=[r.parameters for r in running])
-                    if not starting:
-                        reason = POOL_EXHAUSTED
-                if starting:
-                    experiments = [self._experiment(r) for r in starting]
-                    state = submit_with_retries.with_options(
-                        task_run_name=f"submit-{_labels(experiments)}"
-                    )(driver, experiments, return_state=True)
-                    for experiment in experiments:
-                        if state.is_completed():
-                            self.ledger.mark_running(experiment.id)
-                        else:
-                            self._record_error(experiment.id, state, driver.now())
-                    continue
-            if reason is not None and not running:
-                self.ledger.record_stop(reason)
-                return reason
-            for completion in driver.collect():
-                measurement = completion.measurement
-                seconds = (measurement.finished_at - measurement.started_at).total_seconds()
-                self._record(completion.experiment_id, measurement, seconds)
-
-    def _budget_left(self, records: Sequence[ExperimentRecord]) -> int:
-        return self.campaign.budget.experiments - len(records)
+                    decision = decision.if_pool_exhausted
+            if starting:
+                experiments = [self._experiment(r) for r in starting]
+                state = submit_with_retries.with_options(
+                    task_run_name=f"submit-{_labels(experiments)}"
+                )(driver, experiments, return_state=True)
+                for experiment in experiments:
+                    if state.is_completed():
+                        self.ledger.mark_running(experiment.id)
+                    else:
+                        self._record_error(experiment.id, state, driver.now())
+            elif isinstance(decision, Stop):
+                self.ledger.record_stop(decision.reason)
+                return decision.reason
+            else:
+                # Wait: a result frees a slot or settles a pending stop.
+                for completion in driver.collect():
+                    measurement = completion.measurement
+                    seconds = (measurement.finished_at - measurement.started_at).total_seconds()
+                    self._record(completion.experiment_id, measurement, seconds)
 
     def _experiment(self, record: ExperimentRecord) -> Experiment:
         return Experiment(self.campaign.name, record.id, record.parameters)
@@ -308,37 +311,12 @@ def stop_reason(
     now: datetime,
     clock_start: datetime,
 ) -> str | None:
-    """Why the campaign should stop before proposing more, or ``None`` to go on."""
-    campaign = loaded.campaign
-    budget = campaign.budget
-    if len(records) >= budget.experiments:
-        return f"budget reached: {len(records)} of {budget.experiments} experiments"
-    if budget.wall_clock is not None and now - clock_start >= budget.wall_clock:
-        return f"deadline reached: {budget.wall_clock} on the instrument clock"
-    return _stop_rule_fired(campaign, records)
+    """Why the campaign should stop before proposing more, or ``None`` to go on.
 
-
-def _stop_rule_fired(campaign: Campaign, records: Sequence[ExperimentRecord]) -> str | None:
-    rules, objective = campaign.stop, campaign.objective
-    best = best_experiment(records, objective, campaign.parsed_outcome_constraints())
-    if best is None:
-        return None
-    target = rules.objective_reaches
-    # In score units (larger is better): a value, a negated value, or a negated distance.
-    threshold = None if target is None else (target if objective.goal == "maximize" else -target)
-    if threshold is not None and objective.score(best.objective) >= threshold:
-        return (
-            f"target reached: {objective.name} = {best.objective:.6g} at #{best.id} "
-            f"(stop.objective_reaches {target})"
-        )
-    patience = rules.no_improvement_for
-    finished_since = sum(1 for r in records if r.id > best.id and r.status in ("done", "failed"))
-    if patience is not None and finished_since >= patience:
-        return (
-            f"no improvement for {finished_since} experiments: the best {objective.name} is "
-            f"still {best.objective:.6g} from #{best.id}"
-        )
-    return None
+    For the runner, which holds a loaded campaign: it asks before reopening a campaign
+    that stopped earlier.
+    """
+    return decisions.stop_reason(loaded.campaign, records, now, clock_start)
 
 
 def flow_run_name(loaded: LoadedCampaign, run_dir: Path) -> str:

@@ -1,0 +1,135 @@
+"""What the campaign loop does next, decided from plain data alone.
+
+The Prefect flow reads the ledger and asks the instrument how many slots are free, then
+carries out what :func:`next_step` decides. Nothing here calls a proposer, a driver or
+Prefect, so every turn of the loop can be tested as a row of a decision table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tansaku.campaign.schema import Campaign
+from tansaku.ledger import ExperimentRecord
+from tansaku.report import best_experiment
+
+POOL_EXHAUSTED = "candidates exhausted: every row of the pool has been proposed"
+
+
+@dataclass(frozen=True)
+class Submit:
+    """Hand experiments the ledger already holds as proposed to the instrument."""
+
+    experiment_ids: tuple[int, ...]
+    """The ledger ids to start, in id order; never more than the free slots."""
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Collect the results of the experiments in flight, then decide again."""
+
+    stop_pending: str | None = None
+    """Why the campaign would stop now, had it nothing in flight; it stops for this
+    reason once the last result is in, unless those results change it (a new best ends
+    a run without improvement). ``None`` when no stop rule held or none was consulted."""
+
+
+@dataclass(frozen=True)
+class Stop:
+    """End the campaign: the ledger records ``reason``, the reason the user sees."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Propose:
+    """Ask the proposer for new experiments, then start the ones it returns."""
+
+    count: int
+    """How many to ask for: the free slots, or fewer where the budget ends sooner."""
+    if_pool_exhausted: Stop | Wait
+    """What to do instead when the proposer returns nothing (a used-up candidate pool)."""
+
+
+Decision = Submit | Propose | Wait | Stop
+
+
+def next_step(
+    campaign: Campaign,
+    records: Sequence[ExperimentRecord],
+    *,
+    free_slots: int,
+    now: datetime,
+    clock_start: datetime,
+) -> Decision:
+    """The next step of a campaign on an instrument that runs experiments in parallel.
+
+    Args:
+        campaign: the campaign, for its budget and stop rules.
+        records: every experiment in the ledger, in id order.
+        free_slots: how many more experiments the instrument accepts now.
+        now: the instrument's clock.
+        clock_start: the instrument's clock when the campaign started (the deadline
+            counts from it).
+    """
+    if free_slots <= 0:
+        # Nothing could start, so the stop rules wait until a result frees a slot.
+        return Wait()
+    queued = [r.id for r in records if r.status == "proposed"]
+    if queued:
+        # Proposed experiments are already in the ledger and count against the budget:
+        # they run even when a stop rule holds (a run that died before submitting them).
+        return Submit(tuple(queued[:free_slots]))
+    in_flight = any(r.status == "running" for r in records)
+    reason = stop_reason(campaign, records, now, clock_start)
+    if reason is not None:
+        return Wait(stop_pending=reason) if in_flight else Stop(reason)
+    return Propose(
+        count=min(free_slots, budget_left(campaign, records)),
+        if_pool_exhausted=Wait(stop_pending=POOL_EXHAUSTED) if in_flight else Stop(POOL_EXHAUSTED),
+    )
+
+
+def budget_left(campaign: Campaign, records: Sequence[ExperimentRecord]) -> int:
+    """Experiments the budget still allows: every proposed one counts, failed included."""
+    return campaign.budget.experiments - len(records)
+
+
+def stop_reason(
+    campaign: Campaign,
+    records: Sequence[ExperimentRecord],
+    now: datetime,
+    clock_start: datetime,
+) -> str | None:
+    """Why the campaign should stop before proposing more, or ``None`` to go on."""
+    budget = campaign.budget
+    if len(records) >= budget.experiments:
+        return f"budget reached: {len(records)} of {budget.experiments} experiments"
+    if budget.wall_clock is not None and now - clock_start >= budget.wall_clock:
+        return f"deadline reached: {budget.wall_clock} on the instrument clock"
+    return _stop_rule_fired(campaign, records)
+
+
+def _stop_rule_fired(campaign: Campaign, records: Sequence[ExperimentRecord]) -> str | None:
+    rules, objective = campaign.stop, campaign.objective
+    best = best_experiment(records, objective, campaign.parsed_outcome_constraints())
+    if best is None:
+        return None
+    target = rules.objective_reaches
+    # In score units (larger is better): a value, a negated value, or a negated distance.
+    threshold = None if target is None else (target if objective.goal == "maximize" else -target)
+    if threshold is not None and objective.score(best.objective) >= threshold:
+        return (
+            f"target reached: {objective.name} = {best.objective:.6g} at #{best.id} "
+            f"(stop.objective_reaches {target})"
+        )
+    patience = rules.no_improvement_for
+    finished_since = sum(1 for r in records if r.id > best.id and r.status in ("done", "failed"))
+    if patience is not None and finished_since >= patience:
+        return (
+            f"no improvement for {finished_since} experiments: the best {objective.name} is "
+            f"still {best.objective:.6g} from #{best.id}"
+        )
+    return None
