@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import ast
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-import tansaku.flows.decisions
 from tansaku.campaign.loading import parse_campaign
 from tansaku.campaign.schema import Campaign
 from tansaku.flows.decisions import (
@@ -230,20 +228,3 @@ def test_the_deadline_waits_for_experiments_in_flight(
     campaign = campaign_with(budget="{experiments: 10, wall_clock: 2h}")
     assert isinstance(decide(campaign, records, 2, now=START + timedelta(hours=1)), Propose)
     assert decide(campaign, records, 2, now=START + timedelta(hours=2)) == expected
-
-
-def test_the_decisions_import_no_prefect_torch_or_driver() -> None:
-    tree = ast.parse(Path(tansaku.flows.decisions.__file__).read_text())
-    imported = {
-        name
-        for node in ast.walk(tree)
-        for name in (
-            [alias.name for alias in node.names]
-            if isinstance(node, ast.Import)
-            else [node.module or ""]
-            if isinstance(node, ast.ImportFrom)
-            else []
-        )
-    }
-    forbidden = ("prefect", "torch", "botorch", "gpytorch", "tansaku.drivers", "tansaku.proposer")
-    assert not [name for name in imported if name.startswith(forbidden)], imported
