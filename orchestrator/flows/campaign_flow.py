@@ -29,7 +29,7 @@ from tansaku.drivers.base import (
     ParameterValue,
 )
 from tansaku.flows import decisions
-from tansaku.flows.decisions import POOL_EXHAUSTED, Propose, Stop, Submit, budget_left, next_step
+from tansaku.flows.decisions import Propose, Stop, Submit, next_step
 from tansaku.ledger import ExperimentRecord, Ledger
 from tansaku.proposer import Observation, Proposal, Proposer
 
@@ -142,19 +142,26 @@ class _Loop:
         measure_with_retries = measure.with_options(**self.retrying)
         while True:
             records = self.ledger.experiments()
-            queue = [r for r in records if r.status == "proposed"]
-            if not queue:
-                reason = decisions.stop_reason(
-                    self.campaign, records, driver.now(), self.clock_start
-                )
-                if reason is not None:
-                    self.ledger.record_stop(reason)
-                    return reason
-                n = min(self.campaign.proposer.batch_size, budget_left(self.campaign, records))
-                queue = self._propose(records, n, pending=[])
+            # Nothing is ever in flight here (the runner settled what a previous run left
+            # running), so a batch is the instrument's free slots and the decision is
+            # never to wait.
+            decision = next_step(
+                self.campaign,
+                records,
+                free_slots=self.campaign.proposer.batch_size,
+                now=driver.now(),
+                clock_start=self.clock_start,
+            )
+            queue: list[ExperimentRecord] = []
+            if isinstance(decision, Submit):
+                queue = [r for r in records if r.id in decision.experiment_ids]
+            elif isinstance(decision, Propose):
+                queue = self._propose(records, decision.count, pending=[])
                 if not queue:
-                    self.ledger.record_stop(POOL_EXHAUSTED)
-                    return POOL_EXHAUSTED
+                    decision = decision.if_pool_exhausted
+            if isinstance(decision, Stop):
+                self.ledger.record_stop(decision.reason)
+                return decision.reason
             for queued in queue:
                 experiment = self._experiment(queued)
                 self.ledger.mark_running(experiment.id)
