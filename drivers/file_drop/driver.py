@@ -1,22 +1,19 @@
 """The ``file_drop`` driver: requests out through one folder, results back through another.
 
-For robots and vendor programs that cannot be called but read and write files. Up to
-``slots`` experiments are in flight at once; each result is matched to its experiment by
-the id inside it (never by arrival order), and anything that cannot be matched safely
-is quarantined with a reason. All state the driver needs after a restart is in the
-folders and the ledger, so results that arrive while tansaku is down are picked up.
+For robots and vendor programs that cannot be called but read and write files. The
+campaign's ``mode`` says how the files look and how answers are matched to experiments:
+``files`` (:mod:`~tansaku.drivers.file_drop.files`) or NIMS-OS rounds
+(:mod:`~tansaku.drivers.file_drop.nimo`). The driver builds that mode's
+:class:`~tansaku.drivers.file_drop.exchange.Exchange` once and leaves the folders'
+contents to it; what it keeps for itself is the same in every mode: the folders exist,
+the flow waits on file-system events, and a folder that cannot be written is an
+instrument error.
 """
 
 from __future__ import annotations
 
-import logging
-import os
-import re
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import ClassVar
 
 from tansaku.drivers.base import (
@@ -25,31 +22,15 @@ from tansaku.drivers.base import (
     DriverConfig,
     Experiment,
     InstrumentError,
-    Measurement,
 )
-from tansaku.drivers.file_drop import folders
 from tansaku.drivers.file_drop.config import FileDropConfig
-from tansaku.drivers.file_drop.formats import (
-    MalformedFile,
-    decode_result,
-    encode_request,
-    request_name,
-)
+from tansaku.drivers.file_drop.exchange import Exchange
+from tansaku.drivers.file_drop.files import FilesExchange
 from tansaku.drivers.file_drop.nimo import NimoRounds
 from tansaku.drivers.file_drop.watcher import FolderWatcher
-from tansaku.units import format_duration
 
-logger = logging.getLogger("tansaku.file_drop")
-
-IN_PROGRESS_SUFFIXES = (".tmp", ".part", ".partial", "~")
-"""Names robots commonly give files they are still writing; never read, never quarantined."""
-
-
-@dataclass(frozen=True)
-class _Pending:
-    experiment: Experiment
-    submitted_at: datetime
-    deadline: datetime
+_EXCHANGES: dict[str, type[Exchange]] = {"files": FilesExchange, "nimo": NimoRounds}
+"""The exchange for each ``mode`` a campaign may name."""
 
 
 class FileDropDriver:
@@ -61,285 +42,54 @@ class FileDropDriver:
         if not isinstance(config, FileDropConfig):
             raise TypeError(f"FileDropDriver needs a FileDropConfig, got {type(config)}")
         self._config = config
-        self._campaign = context.name
-        self._parameters = list(context.parameters)
-        self._objectives = list(context.objectives)
         paths = config.folders(context.base_dir)
-        self._outbox, self._inbox = paths["outbox"], paths["inbox"]
-        self._archive, self._quarantine = paths["archive"], paths["quarantine"]
-        self._pending: dict[int, _Pending] = {}
-        self._first_seen: dict[str, tuple[tuple[int, int], float]] = {}
-        self._known_fields = _known_result_fields(config, self._parameters, self._objectives)
-        self._nimo = (
-            NimoRounds(self._campaign, self._parameters, self._objectives, config, paths, self.now)
-            if config.mode == "nimo"
-            else None
+        self._outbox = paths["outbox"]
+        self._folders = [paths["outbox"], paths["inbox"], paths["archive"], paths["quarantine"]]
+        self._exchange = _EXCHANGES[config.mode](
+            context.name, context.parameters, context.objectives, config, paths, self.now
         )
-        self._watcher = FolderWatcher([self._inbox, self._outbox], config.watch)
-
-    # The driver protocol ---------------------------------------------------------------
+        self._watcher = FolderWatcher([paths["inbox"], paths["outbox"]], config.watch)
 
     def connect(self) -> None:
-        for folder in (self._outbox, self._inbox, self._archive, self._quarantine):
+        """Create the drop folders and start watching them."""
+        for folder in self._folders:
             folder.mkdir(parents=True, exist_ok=True)
         self._watcher.start()
 
     def now(self) -> datetime:
+        """Wall time: the robot runs in the real world."""
         return datetime.now(UTC)
 
     def free_slots(self) -> int:
-        if self._nimo is not None:
-            return self._nimo.free_slots()
-        return self._config.slots - len(self._pending)
+        """How many more experiments :meth:`submit` accepts now."""
+        return self._exchange.free_slots()
 
     def submit(self, experiments: Sequence[Experiment]) -> None:
+        """Write the requests for ``experiments`` to the outbox; do not wait for them."""
         if len(experiments) > self.free_slots():
             raise ValueError(f"{len(experiments)} experiments for {self.free_slots()} free slots")
-        submitted = self.now()
-        deadline = submitted + self._config.time_limit
         try:
-            if self._nimo is not None:
-                self._nimo.submit(experiments, submitted)
-                return
-            for experiment in experiments:
-                self._write_request(experiment, deadline)
+            self._exchange.submit(experiments, self.now())
         except OSError as error:
             raise InstrumentError(f"cannot write to the outbox {self._outbox}: {error}") from error
-        for experiment in experiments:
-            self._pending[experiment.id] = _Pending(experiment, submitted, deadline)
 
     def resume(self, experiment: Experiment, submitted_at: datetime) -> None:
-        if self._nimo is not None:
-            self._nimo.resume(experiment, submitted_at)
-            return
-        deadline = submitted_at + self._config.time_limit
-        self._pending[experiment.id] = _Pending(experiment, submitted_at, deadline)
+        """Wait again for an experiment a previous run submitted at ``submitted_at``."""
+        self._exchange.resume(experiment, submitted_at)
 
     def collect(self) -> list[Completion]:
-        completions = self._scan()
-        waiting = self._nimo.round is not None if self._nimo is not None else self._pending
-        if not completions and waiting:
+        """What ended since the last call, waiting up to one poll interval if nothing did."""
+        completions = self._exchange.scan()
+        if not completions and self._exchange.in_flight():
             self._watcher.wait(self._wait_seconds())
-            completions = self._scan()
+            completions = self._exchange.scan()
         return completions
 
     def close(self) -> None:
+        """Stop watching the folders; the requests in flight stay where they are."""
         self._watcher.stop()
 
-    # Files mode ------------------------------------------------------------------------
-
-    def _write_request(self, experiment: Experiment, expires_at: datetime) -> None:
-        layout = self._config.request
-        content = encode_request(experiment, self._parameters, layout, expires_at)
-        folders.write_atomically(self._outbox, request_name(experiment, layout), content)
-
-    def _scan(self) -> list[Completion]:
-        try:
-            if self._nimo is not None:
-                return self._nimo.scan()
-            completions = self._scan_inbox()
-        except OSError as error:
-            # A network share can drop out for a while; the experiments keep running.
-            logger.warning("cannot read the drop folders (%s); trying again", error)
-            completions = []
-        return completions + self._expire()
-
-    def _scan_inbox(self) -> list[Completion]:
-        layout = self._config.result
-        completions = []
-        seen: dict[str, tuple[tuple[int, int], float]] = {}
-        for entry in folders.listing(self._inbox):
-            path = self._inbox / entry.name
-            if entry.name.endswith(IN_PROGRESS_SUFFIXES):
-                continue
-            if layout.complete == "sentinel" and entry.name.endswith(layout.sentinel_suffix):
-                continue
-            if entry.is_symlink():
-                self._reject(path, folders.SYMLINK)
-                continue
-            if not entry.name.endswith(layout.suffix):
-                self._reject(path, f"not a {layout.suffix} result file")
-                continue
-            if self._is_complete(entry, seen) and (completion := self._take(path)):
-                completions.append(completion)
-        self._first_seen = seen
-        return completions
-
-    def _is_complete(self, entry: os.DirEntry[str], seen: dict) -> bool:
-        layout = self._config.result
-        if layout.complete == "atomic":
-            return True
-        if layout.complete == "sentinel":
-            return os.path.lexists(self._inbox / f"{entry.name}{layout.sentinel_suffix}")
-        stat = entry.stat(follow_symlinks=False)
-        shape = (stat.st_size, stat.st_mtime_ns)
-        previous_shape, since = self._first_seen.get(entry.name, (None, time.monotonic()))
-        if previous_shape != shape:
-            since = time.monotonic()
-        seen[entry.name] = (shape, since)
-        return time.monotonic() - since >= layout.stable_for.total_seconds()
-
-    def _take(self, path: Path) -> Completion | None:
-        """Match one complete result file to its experiment, or quarantine it."""
-        try:
-            content = folders.read_regular_file(path)
-        except FileNotFoundError:
-            return None
-        except folders.RefusedFile as error:
-            self._reject(path, str(error))
-            return None
-        except OSError as error:
-            self._reject(path, f"unreadable: {error}")
-            return None
-        try:
-            result = decode_result(content, self._config.result, self._objectives)
-        except MalformedFile as error:
-            self._reject(path, f"malformed: {error}")
-            return None
-        named = _id_in_name(path.name, self._campaign)
-        if named is not None and named != result.experiment_id:
-            self._reject(
-                path,
-                f"the file name says experiment {named} but the content says "
-                f"{result.experiment_id}; matched to neither",
-            )
-            return None
-        if result.campaign is not None and result.campaign != self._campaign:
-            self._reject(path, f"for campaign {result.campaign!r}, not {self._campaign!r}")
-            return None
-        pending = self._pending.pop(result.experiment_id, None)
-        if pending is None:
-            self._reject(path, self._why_unexpected(result.experiment_id))
-            return None
-        self._warn_unknown_fields(result.fields)
-        label = pending.experiment.label
-        archived = self._archive_result(path, f"{label}{self._config.result.suffix}")
-        self._archive_request(request_name(pending.experiment, self._config.request))
-        logger.info("result for %s: %s", label, result.values or result.failure)
-        return Completion(
-            result.experiment_id,
-            Measurement(
-                values=result.values,
-                started_at=pending.submitted_at,
-                finished_at=self.now(),
-                failure=f"the robot reported: {result.failure}" if result.failure else None,
-                raw={"result_file": str(archived), "fields": result.fields},
-            ),
-        )
-
-    def _warn_unknown_fields(self, fields: dict[str, str]) -> None:
-        """Say once per field that the robot reports something the campaign does not use."""
-        unknown = sorted(set(fields) - self._known_fields)
-        if not unknown:
-            return
-        self._known_fields |= set(unknown)
-        logger.warning(
-            "result files carry %s, which campaign %s does not know (it measures %s); "
-            "kept in the raw record and not used",
-            ", ".join(repr(name) for name in unknown),
-            self._campaign,
-            ", ".join(self._objectives),
-        )
-
-    def _why_unexpected(self, experiment_id: int) -> str:
-        label = f"{self._campaign}-{experiment_id:04d}"
-        if os.path.lexists(self._archive / "results" / f"{label}{self._config.result.suffix}"):
-            return f"duplicate: experiment {experiment_id} already has a result"
-        if any((self._archive / "expired").glob(f"{label}.*")):
-            return (
-                f"late: experiment {experiment_id} passed its time limit and was recorded as failed"
-            )
-        return f"unknown experiment id {experiment_id}: tansaku is not waiting for it"
-
-    def _archive_result(self, path: Path, name: str) -> Path:
-        archived = folders.move_into(path, self._archive / "results", name)
-        sentinel = path.with_name(path.name + self._config.result.sentinel_suffix)
-        if self._config.result.complete == "sentinel" and os.path.lexists(sentinel):
-            folders.move_into(sentinel, self._archive / "results", archived.name + sentinel.suffix)
-        return archived
-
-    def _archive_request(self, name: str) -> None:
-        request = self._outbox / name
-        if os.path.lexists(request):
-            folders.move_into(request, self._archive / "requests")
-
-    def _reject(self, path: Path, reason: str) -> None:
-        target = folders.quarantine(path, self._quarantine, reason)
-        logger.warning("quarantined %s as %s: %s", path.name, target.name, reason)
-        sentinel = path.with_name(path.name + self._config.result.sentinel_suffix)
-        if self._config.result.complete == "sentinel" and os.path.lexists(sentinel):
-            folders.move_into(sentinel, self._quarantine)
-
-    # Time limits ------------------------------------------------------------------------
-
-    def _expire(self) -> list[Completion]:
-        now = self.now()
-        expired = [p for p in self._pending.values() if p.deadline <= now]
-        if not expired:
-            return []
-        limit = format_duration(self._config.time_limit)
-        notes = {p.experiment.id: self._withdraw(p.experiment) for p in expired}
-        for pending in expired:
-            del self._pending[pending.experiment.id]
-        return [
-            Completion(
-                pending.experiment.id,
-                Measurement(
-                    values={},
-                    started_at=pending.submitted_at,
-                    finished_at=now,
-                    failure=(
-                        f"no result within the time limit of {limit}; "
-                        f"{notes[pending.experiment.id]}"
-                    ),
-                ),
-            )
-            for pending in expired
-        ]
-
-    def _withdraw(self, experiment: Experiment) -> str:
-        """Take an expired request back so the robot does not run it by mistake later."""
-        expired = self._archive / "expired"
-        request = self._outbox / request_name(experiment, self._config.request)
-        if os.path.lexists(request):
-            target = folders.move_into(request, expired)
-            return f"request withdrawn to {target}"
-        expired.mkdir(parents=True, exist_ok=True)
-        folders.write_atomically(
-            expired, f"{experiment.label}.expired", b"the robot had taken the request\n"
-        )
-        return "the robot had already taken the request; a late result will be quarantined"
-
     def _wait_seconds(self) -> float:
-        wait = self._config.poll_interval.total_seconds()
-        if self._nimo is not None:
-            # The acknowledgement is a file deleted in the outbox: looked for at least every
-            # second, since network shares send no events.
-            current = self._nimo.round
-            if current is not None and self._config.nimo.handshake and not current.acknowledged:
-                wait = min(wait, 1.0)
-            due = self._nimo.wake_within()
-        else:
-            if self._first_seen:
-                wait = min(wait, self._config.result.stable_for.total_seconds() / 2 + 0.05)
-            next_deadline = min(p.deadline for p in self._pending.values())
-            due = (next_deadline - self.now()).total_seconds()
-        return max(0.01, min(wait, due if due is not None else wait))
-
-
-def _id_in_name(name: str, campaign: str) -> int | None:
-    """The experiment id a file name claims, if it follows ``<campaign>-<id>``."""
-    match = re.match(rf"{re.escape(campaign)}-(\d+)(?!\d)", name)
-    return int(match[1]) if match else None
-
-
-def _known_result_fields(
-    config: FileDropConfig, parameters: Sequence[str], objectives: Sequence[str]
-) -> set[str]:
-    """Result fields that need no warning: the layout's own, objectives, echoed parameters."""
-    result, request = config.result, config.request
-    known = {result.id_field, result.campaign_field, result.failure_field}
-    known |= {result.field_of(o) for o in objectives}
-    known |= {request.field_of(p) for p in parameters} | set(parameters)
-    known |= {request.expires_field}
-    return {name for name in known if name}
+        poll = self._config.poll_interval.total_seconds()
+        due = self._exchange.wake_within()
+        return max(0.01, min(poll, due if due is not None else poll))

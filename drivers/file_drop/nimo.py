@@ -28,6 +28,7 @@ from pathlib import Path
 from tansaku.drivers.base import Completion, Experiment, Measurement
 from tansaku.drivers.file_drop import folders
 from tansaku.drivers.file_drop.config import FileDropConfig
+from tansaku.drivers.file_drop.exchange import unless_unreachable
 from tansaku.drivers.file_drop.formats import (
     MalformedFile,
     decode_nimo_results,
@@ -83,13 +84,14 @@ class NimoRounds:
         self._outbox, self._inbox = paths["outbox"], paths["inbox"]
         self._archive, self._quarantine = paths["archive"], paths["quarantine"]
         self._clock = clock
-        self.round: _Round | None = None
+        self._round: _Round | None = None
         self._previous: str | None = None
         """What became of the last round this run saw: ``round 4-6 expired``."""
         self._warned_extra_values = False
 
     def free_slots(self) -> int:
-        return 0 if self.round else self._config.slots
+        """All of them between rounds, none while a round is in flight."""
+        return 0 if self._round else self._config.slots
 
     def submit(self, experiments: Sequence[Experiment], submitted_at: datetime) -> None:
         """Clear the inbox of answers that cannot be this round's, then write the round."""
@@ -114,29 +116,40 @@ class NimoRounds:
         )
         upcoming.written_ns = request.lstat().st_mtime_ns
         folders.write_atomically(self._outbox, INPUT_END, b"")
-        self.round = upcoming
+        self._round = upcoming
 
     def resume(self, experiment: Experiment, submitted_at: datetime) -> None:
         """Wait again for a round a previous run wrote; each of its experiments comes here."""
-        if self.round is None:
-            self.round = _Round([experiment], submitted_at, None)
+        if self._round is None:
+            self._round = _Round([experiment], submitted_at, None)
             return
-        self.round.experiments = sorted([*self.round.experiments, experiment], key=lambda e: e.id)
-        self.round.submitted_at = min(self.round.submitted_at, submitted_at)
+        self._round.experiments = sorted([*self._round.experiments, experiment], key=lambda e: e.id)
+        self._round.submitted_at = min(self._round.submitted_at, submitted_at)
+
+    def in_flight(self) -> bool:
+        """Whether a round waits for its answer."""
+        return self._round is not None
 
     def wake_within(self) -> float | None:
         """Seconds until the round needs looking at whatever the folders say; None: no round."""
-        current = self.round
+        current = self._round
         if current is None:
             return None
+        now = self._clock()
         due = current.submitted_at + self._config.time_limit
-        if self._config.nimo.handshake and not current.acknowledged:
-            due = min(due, current.submitted_at + self._config.nimo.acknowledge_within)
-        return (due - self._clock()).total_seconds()
+        if not self._config.nimo.handshake or current.acknowledged:
+            return (due - now).total_seconds()
+        due = min(due, current.submitted_at + self._config.nimo.acknowledge_within)
+        # The acknowledgement is a file deleted in the outbox: looked for at least every
+        # second, since network shares send no events.
+        return min((due - now).total_seconds(), 1.0)
 
     def scan(self) -> list[Completion]:
         """The round's completions once answered, failed or expired; else nothing yet."""
-        current = self.round
+        return unless_unreachable(self._scan_round)
+
+    def _scan_round(self) -> list[Completion]:
+        current = self._round
         if current is None:
             self._clear_inbox(
                 f"arrived after {self._previous}, with no round in flight"
@@ -192,7 +205,7 @@ class NimoRounds:
         archived = folders.move_into(results, self._archive / "results", f"{stem}-results.csv")
         folders.move_into(marker, self._archive / "results", f"{stem}-{OUTPUT_END}")
         self._take_back_request(current, self._archive / "requests")
-        self.round = None
+        self._round = None
         self._previous = f"round {current.label} was answered"
         finished = self._clock()
         logger.info("results for round %s: %s", current.label, [row.values for row in rows])
@@ -290,7 +303,7 @@ class NimoRounds:
     # Shared ------------------------------------------------------------------------------
 
     def _end(self, current: _Round, what: str, failure: str) -> list[Completion]:
-        self.round = None
+        self._round = None
         self._previous = what
         now = self._clock()
         return [
