@@ -582,3 +582,26 @@ def test_validate_refuses_settings_the_chosen_mode_does_not_use(tmp_path) -> Non
     files = nimo.replace("mode: nimo", "nimo: {handshake: true}").replace("request:", "#")
     problems = campaign_problems(write_campaign(tmp_path, files.replace("result:", "#")))
     assert "driver.nimo" in problems and "applies to mode: nimo only" in problems
+
+
+def test_an_unreadable_inbox_is_waited_out_and_time_limits_still_run(
+    make, tmp_path, caplog
+) -> None:
+    driver = make(time_limit="0.3s", watch="polling")
+    driver.submit([experiment(5)])
+    inbox = tmp_path / "drop" / "in"
+    inbox.rename(tmp_path / "drop" / "away")  # a network share dropping out
+    (completion,) = collect_until(driver, 1, seconds=3)
+    assert completion.measurement.failure.startswith("no result within the time limit")
+    assert "cannot read the drop folders" in caplog.text
+
+
+def test_a_nimo_round_outlives_a_missing_inbox(make, tmp_path) -> None:
+    driver = make(mode="nimo", slots=2, watch="polling")
+    driver.submit([experiment(1), experiment(2)])
+    inbox, away = tmp_path / "drop" / "in", tmp_path / "drop" / "away"
+    inbox.rename(away)
+    assert driver.collect() == []
+    away.rename(inbox)
+    answer(inbox, "0.1\n0.2\n")
+    assert measured(collect_until(driver, 2)) == [(1, 0.1), (2, 0.2)]
