@@ -5,8 +5,8 @@ campaign's ``mode`` says how the files look and how answers are matched to exper
 ``files`` (:mod:`~tansaku.drivers.file_drop.files`) or NIMS-OS rounds
 (:mod:`~tansaku.drivers.file_drop.nimo`). The driver builds that mode's
 :class:`~tansaku.drivers.file_drop.exchange.Exchange` once and leaves the folders'
-contents to it; what it keeps for itself is the same in every mode: the folders exist,
-the flow waits on file-system events, and a folder that cannot be written is an
+contents to it. What it keeps for itself is the same in every mode: it creates the
+folders, waits for them to change, and reports an outbox it cannot write as an
 instrument error.
 """
 
