@@ -9,10 +9,10 @@ instrument errors.
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 
 from tansaku.drivers.base import Completion, Experiment
 from tansaku.drivers.file_drop.config import FileDropConfig
@@ -20,8 +20,17 @@ from tansaku.drivers.file_drop.config import FileDropConfig
 logger = logging.getLogger("tansaku.file_drop")
 
 
-class Exchange(Protocol):
-    """One mode's side of the drop folders: what is in flight and what came back for it."""
+class Exchange(ABC):
+    """One mode's side of the drop folders: what is in flight and what came back for it.
+
+    Args:
+        campaign: the campaign's name, written into every request.
+        parameters: the parameters' names, in the campaign's order.
+        objectives: the names of what each answer must report.
+        config: the campaign's ``driver:`` section.
+        paths: the ``outbox``, ``inbox``, ``archive`` and ``quarantine`` folders.
+        clock: the instrument's clock.
+    """
 
     def __init__(
         self,
@@ -31,28 +40,41 @@ class Exchange(Protocol):
         config: FileDropConfig,
         paths: dict[str, Path],
         clock: Callable[[], datetime],
-    ) -> None: ...
+    ) -> None:
+        self._campaign = campaign
+        self._parameters = list(parameters)
+        self._objectives = list(objectives)
+        self._config = config
+        self._outbox, self._inbox = paths["outbox"], paths["inbox"]
+        self._archive, self._quarantine = paths["archive"], paths["quarantine"]
+        self._clock = clock
 
+    @abstractmethod
     def free_slots(self) -> int:
         """How many more experiments :meth:`submit` accepts now."""
         ...
 
+    @abstractmethod
     def submit(self, experiments: Sequence[Experiment], submitted_at: datetime) -> None:
         """Write the requests for ``experiments``; after an ``OSError``, none is waited for."""
         ...
 
+    @abstractmethod
     def resume(self, experiment: Experiment, submitted_at: datetime) -> None:
         """Wait again for an experiment a previous run submitted at ``submitted_at``."""
         ...
 
+    @abstractmethod
     def in_flight(self) -> bool:
         """Whether anything is waiting for an answer."""
         ...
 
+    @abstractmethod
     def scan(self) -> list[Completion]:
         """What ended since the last scan: answered, refused or past its time limit."""
         ...
 
+    @abstractmethod
     def wake_within(self) -> float | None:
         """Seconds until a scan is due even if the folders do not change; None: nothing is."""
         ...

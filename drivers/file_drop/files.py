@@ -12,15 +12,16 @@ import logging
 import os
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from tansaku.drivers.base import Completion, Experiment, Measurement
 from tansaku.drivers.file_drop import folders
 from tansaku.drivers.file_drop.config import FileDropConfig
-from tansaku.drivers.file_drop.exchange import unless_unreachable
+from tansaku.drivers.file_drop.exchange import Exchange, unless_unreachable
 from tansaku.drivers.file_drop.formats import (
     MalformedFile,
     decode_result,
@@ -42,28 +43,14 @@ class _Pending:
     deadline: datetime
 
 
-class FilesExchange:
+class FilesExchange(Exchange):
     """The experiments in flight, each waiting for the result file that names its id."""
 
-    def __init__(
-        self,
-        campaign: str,
-        parameters: Sequence[str],
-        objectives: Sequence[str],
-        config: FileDropConfig,
-        paths: dict[str, Path],
-        clock: Callable[[], datetime],
-    ) -> None:
-        self._campaign = campaign
-        self._parameters = list(parameters)
-        self._objectives = list(objectives)
-        self._config = config
-        self._outbox, self._inbox = paths["outbox"], paths["inbox"]
-        self._archive, self._quarantine = paths["archive"], paths["quarantine"]
-        self._clock = clock
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._pending: dict[int, _Pending] = {}
         self._first_seen: dict[str, tuple[tuple[int, int], float]] = {}
-        self._known_fields = _known_result_fields(config, self._parameters, self._objectives)
+        self._known_fields = _known_result_fields(self._config, self._parameters, self._objectives)
 
     def free_slots(self) -> int:
         """One per experiment the robot can hold, less those in flight."""

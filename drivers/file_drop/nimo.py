@@ -20,15 +20,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from tansaku.drivers.base import Completion, Experiment, Measurement
 from tansaku.drivers.file_drop import folders
-from tansaku.drivers.file_drop.config import FileDropConfig
-from tansaku.drivers.file_drop.exchange import unless_unreachable
+from tansaku.drivers.file_drop.exchange import Exchange, unless_unreachable
 from tansaku.drivers.file_drop.formats import (
     MalformedFile,
     decode_nimo_results,
@@ -65,25 +65,11 @@ class _Round:
         return f"{first}" if first == last else f"{first}-{last}"
 
 
-class NimoRounds:
+class NimoRounds(Exchange):
     """The round in flight, what the inbox holds for it, and what it does not."""
 
-    def __init__(
-        self,
-        campaign: str,
-        parameters: Sequence[str],
-        objectives: Sequence[str],
-        config: FileDropConfig,
-        paths: dict[str, Path],
-        clock: Callable[[], datetime],
-    ) -> None:
-        self._campaign = campaign
-        self._parameters = list(parameters)
-        self._objectives = list(objectives)
-        self._config = config
-        self._outbox, self._inbox = paths["outbox"], paths["inbox"]
-        self._archive, self._quarantine = paths["archive"], paths["quarantine"]
-        self._clock = clock
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self._round: _Round | None = None
         self._previous: str | None = None
         """What became of the last round this run saw: ``round 4-6 expired``."""
