@@ -55,6 +55,10 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
         table.add_row(" + ".join(mixture.components), "mixture", f"= {mixture.total:g}")
     for constraint in campaign.constraints:
         table.add_row(constraint, "constraint", "")
+    for kind, quantities in (("objective", campaign.objectives), ("outcome", campaign.outcomes)):
+        for quantity in quantities:
+            if quantity.valid is not None:
+                table.add_row(quantity.name, kind, f"valid {quantity.valid_range()}")
     for line in campaign.driver.describe(loaded.base_dir):
         table.add_row("instrument", "driver", line)
     if campaign.prior_data is not None:

@@ -65,6 +65,16 @@ BAD_FILES = {
         ("retry_delay: 1s", "retry_delay: -5s"),
         r"11:3: driver\.retry_delay: -5s is negative; a duration must be 0 or more",
     ),
+    "an upside-down valid range": (
+        ("goal: minimize}", "goal: minimize, valid: [400, 0]}"),
+        r"8:31: objectives\[0\]\.valid: valid range \[400, 0\]: the low end 400 must be below "
+        r"the high end 0",
+    ),
+    "a threshold outside the valid range": (
+        ("goal: minimize}", "goal: minimize, threshold: 500, valid: [0, 400]}"),
+        r"8:31: objectives\[0\]\.threshold: threshold 500 lies outside the valid range "
+        r"\[0, 400\]; it must be a value a real reading can take",
+    ),
 }
 
 

@@ -201,6 +201,44 @@ def test_failing_and_nan_measurements_are_recorded_and_the_campaign_goes_on(
     assert raw == ('{"y": "nan"}',)  # the raw reading is kept, not dropped
 
 
+YIELD_TABLE = """
+    name: fractions
+    seed: 2
+    budget: {experiments: 4}
+    space:
+      - {name: x, type: continuous, bounds: [0, 1]}
+    objectives:
+      - {name: yield_fraction, goal: maximize, valid: [0, 1]}
+    proposer: {initial: {n: 4}}
+    driver:
+      type: simulated
+      simulator: {type: dataset, path: table.csv, output: yield_fraction}
+"""
+
+
+def test_a_reading_outside_its_valid_range_is_recorded_as_a_failure(tmp_path: Path) -> None:
+    # From x = 0.5 on the table holds percentages where fractions belong: readings no
+    # real yield fraction takes.
+    rows = [f"{i / 20},{i / 20 if i < 10 else 5 * i}" for i in range(21)]
+    (tmp_path / "table.csv").write_text("x,yield_fraction\n" + "\n".join(rows) + "\n")
+    campaign = write_campaign(tmp_path, YIELD_TABLE)
+    run = tansaku("run", campaign, "--dry-run", "--run-dir", "runs/fractions", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+
+    records = Ledger.open(tmp_path / "runs" / "fractions", create=False).experiments()
+    failed = [r for r in records if r.status == "failed"]
+    done = [r for r in records if r.status == "done"]
+    # Four Sobol points: one in each quarter of [0, 1], so two on each side of 0.5.
+    assert len(failed) == len(done) == 2
+    assert all(r.parameters["x"] < 0.5 for r in done)
+    for record in failed:
+        assert record.objective is None
+        assert re.fullmatch(
+            r"yield_fraction = \d+ lies outside its valid range \[0, 1\]", record.failure
+        ), record.failure
+        assert record.values["yield_fraction"] > 1  # the raw reading is kept
+
+
 def test_invalid_campaigns_are_refused_with_exit_2_and_nothing_written(tmp_path: Path) -> None:
     good = small_branin(tmp_path, name="bad").read_text()
     cases = {
@@ -232,6 +270,23 @@ def test_validate_says_when_measurements_are_taken_as_exact(tmp_path: Path) -> N
     assert noisy.returncode == exact.returncode == 0, exact.stderr
     assert "then GP, batch 1" in " ".join(noisy.stdout.split())
     assert "then GP on exact measurements, batch 1" in " ".join(exact.stdout.split())
+
+
+def test_validate_shows_each_declared_valid_range(tmp_path: Path) -> None:
+    campaign = small_branin(tmp_path, name="ranges")
+    campaign.write_text(
+        campaign.read_text().replace(
+            "goal: minimize}",
+            "goal: minimize, valid: [0, 400], unit: mW}\n"
+            "outcomes:\n  - {name: purity}\n  - {name: stability, valid: [0, 1]}",
+        )
+    )
+    result = tansaku("validate", campaign, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    shown = " ".join(result.stdout.replace("│", " ").split())
+    assert "y objective valid [0, 400] mW" in shown
+    assert "stability outcome valid [0, 1]" in shown
+    assert "purity" not in shown  # no range declared, nothing to show
 
 
 def test_validate_names_each_device_and_the_hard_limits_it_checked(tmp_path: Path) -> None:
