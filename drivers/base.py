@@ -54,6 +54,13 @@ class DriverConfig(BaseModel):
             "campaign keeps that many in flight and proposes each new one knowing the others."
         ),
     )
+    approve: bool = Field(
+        False,
+        description=(
+            "Each proposal waits for a person's OK (`tansaku approve`, `tansaku reject`, or "
+            "the Prefect UI) before the instrument sees it."
+        ),
+    )
     on_interrupted: Literal["rerun", "fail"] = Field(
         "rerun",
         description=(

@@ -9,6 +9,10 @@ The public API, for a notebook and for a driver author::
     outcome = tansaku.run_campaign(loaded, Path("runs/h6"), dry_run=True)
     summary = tansaku.summarize(tansaku.Ledger.open(Path("runs/h6")))
 
+    c = tansaku.open("campaigns/film.yaml", run_dir="runs/film")  # ask and tell by hand
+    [s] = c.suggest()
+    c.tell(s.id, conductivity=812, stability=0.91)
+
 Names load on first use: ``import tansaku`` (and so every ``tansaku.drivers`` import,
 which imports this package first) stays cheap, and validating a campaign never loads
 torch or Prefect.
@@ -40,6 +44,8 @@ if TYPE_CHECKING:
     )
     from tansaku.flows.runner import RunOutcome, run_campaign
     from tansaku.ledger import Ledger
+    from tansaku.people.campaign import OpenCampaign, Suggestion, open_run
+    from tansaku.people.campaign import open_campaign as open
     from tansaku.proposer import Observation, Proposal, Proposer
     from tansaku.report import CampaignSummary, best_experiment, summarize
     from tansaku.values import ParameterValue
@@ -60,6 +66,10 @@ _LAZY = {
     "RunOutcome": "tansaku.flows.runner",
     "run_campaign": "tansaku.flows.runner",
     "Ledger": "tansaku.ledger",
+    "OpenCampaign": "tansaku.people.campaign",
+    "Suggestion": "tansaku.people.campaign",
+    "open": "tansaku.people.campaign:open_campaign",
+    "open_run": "tansaku.people.campaign",
     "Observation": "tansaku.proposer",
     "Proposal": "tansaku.proposer",
     "Proposer": "tansaku.proposer",
@@ -85,6 +95,7 @@ __all__ = [
     "LoadedCampaign",
     "Measurement",
     "Observation",
+    "OpenCampaign",
     "ParameterValue",
     "PrefectError",
     "Problem",
@@ -92,9 +103,12 @@ __all__ = [
     "Proposer",
     "RunDirectoryError",
     "RunOutcome",
+    "Suggestion",
     "TansakuError",
     "best_experiment",
     "load_campaign",
+    "open",
+    "open_run",
     "run_campaign",
     "summarize",
 ]
@@ -103,7 +117,8 @@ __all__ = [
 def __getattr__(name: str) -> object:
     if name not in _LAZY:
         raise AttributeError(f"module 'tansaku' has no attribute {name!r}")
-    value = getattr(import_module(_LAZY[name]), name)
+    module, _, attribute = _LAZY[name].partition(":")
+    value = getattr(import_module(module), attribute or name)
     globals()[name] = value
     return value
 

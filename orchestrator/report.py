@@ -175,13 +175,16 @@ def experiment_rows(summary: CampaignSummary) -> list[dict[str, Any]]:
             "status": e.status,
             "attempts": e.attempts,
         }
-        row.update({name: e.parameters.get(name) for name in summary.parameter_names})
+        # The point really measured; a proposal a person did differently keeps its own.
+        row.update({name: e.point.get(name) for name in summary.parameter_names})
         row.update({name: (e.values or {}).get(name) for name in summary.measured})
         if len(summary.objectives) > 1:
             row["pareto_optimal"] = e.id in pareto
         row.update(
             {
                 "failure": e.failure,
+                "proposed_as": None if e.actual is None else _as_text(e.parameters),
+                "rejected_because": e.decision_reason if e.status == "rejected" else None,
                 "proposed_at": e.proposed_at,
                 "started_at": e.started_at,
                 "finished_at": e.finished_at,
@@ -192,3 +195,7 @@ def experiment_rows(summary: CampaignSummary) -> list[dict[str, Any]]:
         )
         rows.append(row)
     return rows
+
+
+def _as_text(point: dict[str, Any]) -> str:
+    return " ".join(f"{name}={value}" for name, value in point.items())

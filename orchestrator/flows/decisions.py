@@ -34,6 +34,8 @@ class Wait:
     """Why the campaign would stop now, had it nothing in flight; it stops for this
     reason once the last result is in, unless those results change it (a new best ends
     a run without improvement). ``None`` when no stop rule held or none was consulted."""
+    awaiting_approval: tuple[int, ...] = ()
+    """Proposals that wait for a person's OK (``driver.approve``) before they are sent."""
 
 
 @dataclass(frozen=True)
@@ -77,24 +79,36 @@ def next_step(
     if free_slots <= 0:
         # Nothing could start, so the stop rules wait until a result frees a slot.
         return Wait()
-    queued = [r.id for r in records if r.status == "proposed"]
+    proposed = [r for r in records if r.status == "proposed"]
+    approval = campaign.driver.approve
+    queued = [r.id for r in proposed if r.approved or not approval]
     if queued:
         # Proposed experiments are already in the ledger and count against the budget:
         # they run even when a stop rule holds (a run that died before submitting them).
         return Submit(tuple(queued[:free_slots]))
-    in_flight = any(r.status == "running" for r in records)
+    # What is left of the proposals waits for a person's OK, and holds its slot meanwhile.
+    awaiting = tuple(r.id for r in proposed)
+    if len(awaiting) >= free_slots:
+        return Wait(awaiting_approval=awaiting)
+    in_flight = bool(awaiting) or any(r.status == "running" for r in records)
     reason = stop_reason(campaign, records, now, clock_start)
     if reason is not None:
-        return Wait(stop_pending=reason) if in_flight else Stop(reason)
+        return Wait(reason, awaiting) if in_flight else Stop(reason)
     return Propose(
-        count=min(free_slots, budget_left(campaign, records)),
-        if_pool_exhausted=Wait(stop_pending=POOL_EXHAUSTED) if in_flight else Stop(POOL_EXHAUSTED),
+        count=min(free_slots - len(awaiting), budget_left(campaign, records)),
+        if_pool_exhausted=Wait(POOL_EXHAUSTED, awaiting) if in_flight else Stop(POOL_EXHAUSTED),
     )
 
 
 def budget_left(campaign: Campaign, records: Sequence[ExperimentRecord]) -> int:
     """Experiments the budget still allows: every proposed one counts, failed included."""
-    return campaign.budget.experiments - len(records)
+    return campaign.budget.experiments - len(counted(records))
+
+
+def counted(records: Sequence[ExperimentRecord]) -> list[ExperimentRecord]:
+    """The experiments the budget counts: all but proposals a person rejected, which
+    never used the instrument."""
+    return [r for r in records if r.status != "rejected"]
 
 
 def stop_reason(
@@ -105,8 +119,9 @@ def stop_reason(
 ) -> str | None:
     """Why the campaign should stop before proposing more, or ``None`` to go on."""
     budget = campaign.budget
-    if len(records) >= budget.experiments:
-        return f"budget reached: {len(records)} of {budget.experiments} experiments"
+    spent = len(counted(records))
+    if spent >= budget.experiments:
+        return f"budget reached: {spent} of {budget.experiments} experiments"
     if budget.wall_clock is not None and now - clock_start >= budget.wall_clock:
         return f"deadline reached: {budget.wall_clock} on the instrument clock"
     return _stop_rule_fired(campaign, records)

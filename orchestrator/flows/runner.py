@@ -9,8 +9,6 @@ started in the background) while torch is still unloaded.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import signal
@@ -23,7 +21,8 @@ from types import FrameType
 
 import httpx
 
-from tansaku.campaign import CategoricalParameter, LoadedCampaign
+from tansaku.campaign import LoadedCampaign
+from tansaku.campaign.fingerprint import fingerprint
 from tansaku.drivers.base import AsyncDriver, Driver
 from tansaku.drivers.registry import load_driver
 from tansaku.drivers.simulated import SimulatedDriver, SimulatedDriverConfig
@@ -305,31 +304,6 @@ def build_driver(
     if isinstance(campaign.driver, SimulatedDriverConfig):
         return SimulatedDriver.for_config(campaign.driver, context)
     return load_driver(campaign.driver.type)(campaign.driver, context)
-
-
-def fingerprint(loaded: LoadedCampaign) -> str:
-    """Hash of the settings that shape the data; a resumed run must have the same.
-
-    Settings left at their defaults are left out, so a new optional setting in a later
-    tansaku does not change the fingerprint of campaigns that do not use it.
-    """
-    campaign = loaded.campaign
-    unplugged = campaign.driver.with_ports(dict.fromkeys(campaign.driver.ports(), ""))
-    settings = campaign.model_copy(update={"driver": unplugged}).model_dump(
-        mode="json", exclude_defaults=True, exclude={"budget", "stop", "description", "run_dir"}
-    )
-    if loaded.campaign.candidates is not None:
-        settings["candidates_sha256"] = loaded.campaign.candidates.digest(loaded.base_dir)
-    if loaded.campaign.prior_data is not None:
-        settings["prior_data_sha256"] = loaded.campaign.prior_data.digest(loaded.base_dir)
-    descriptor_digests = {
-        parameter.name: parameter.descriptors.digest(loaded.base_dir)
-        for parameter in loaded.campaign.space
-        if isinstance(parameter, CategoricalParameter) and parameter.descriptors is not None
-    }
-    if descriptor_digests:
-        settings["descriptors_sha256"] = descriptor_digests
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
 
 
 def _route_logs(log_file: Path) -> None:

@@ -28,15 +28,16 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DatabaseError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from tansaku.errors import FAILED, RunDirectoryError
+from tansaku.errors import FAILED, InputError, RunDirectoryError
 from tansaku.ledger import tables
 
 LEDGER_FILE = "ledger.sqlite"
 
-Status = Literal["proposed", "running", "done", "failed"]
+Status = Literal["proposed", "running", "done", "failed", "rejected"]
+"""``rejected``: a person refused the proposal (``driver.approve``); it never ran."""
 
 
 def utcnow() -> datetime:
@@ -56,6 +57,15 @@ class LedgerUnreadableError(RunDirectoryError):
 
     Nothing is written over it: it may be the only copy of a campaign's results.
     """
+
+
+class ExperimentStateError(InputError):
+    """A request about an experiment that is not in the state it needs: no such id, not
+    waiting for a result, already answered or already decided. Nothing was written."""
+
+
+class LedgerChangedError(RunDirectoryError):
+    """Another process wrote to the ledger between reading it and writing proposals."""
 
 
 class LedgerWriteError(RunDirectoryError):
@@ -87,6 +97,17 @@ class ExperimentRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     driver_seconds: float | None = None
+    actual: dict[str, Any] | None = None
+    """The parameter values really used, where a person told them apart from the proposal."""
+    approved: bool | None = None
+    """A person's decision on the proposal (``driver.approve``); ``None`` before one."""
+    decision_reason: str | None = None
+    """Why the person refused it."""
+
+    @property
+    def point(self) -> dict[str, Any]:
+        """Where the experiment was really made: what the model learns from."""
+        return self.actual if self.actual is not None else self.parameters
 
 
 @dataclass(frozen=True)
@@ -97,6 +118,17 @@ class PriorRecord:
     parameters: dict[str, Any]
     values: dict[str, float]
     source_path: str
+
+
+@dataclass(frozen=True)
+class RevisionRecord:
+    """A change to the campaign's settings made mid-campaign (``tansaku revise``)."""
+
+    id: int
+    at: datetime
+    by: str
+    source_path: str
+    diff: str
 
 
 @dataclass(frozen=True)
@@ -159,8 +191,13 @@ class Ledger:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
+        """One write transaction. On SQLite it takes the write lock at its start, so what
+        it reads (the next id, an experiment's status) holds until it commits, even with
+        another process (``tansaku tell`` beside ``tansaku run``) writing too."""
         try:
             with self.engine.begin() as connection:
+                if self.engine.dialect.name == "sqlite":
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
                 yield connection
         except OperationalError as error:
             raise LedgerWriteError(
@@ -367,14 +404,26 @@ class Ledger:
 
     # Experiments -----------------------------------------------------------------------
 
-    def record_proposals(self, proposals: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Commit new experiments as ``proposed``; returns their ids.
+    def record_proposals(
+        self,
+        proposals: Sequence[Mapping[str, Any]],
+        *,
+        status: Literal["proposed", "running"] = "proposed",
+        unless_changed_since: int | None = None,
+    ) -> list[int]:
+        """Commit new experiments as ``proposed`` (or already ``running``); returns their ids.
 
         Each mapping holds ``parameters``, ``method`` and ``proposer``.
-        Proposals recorded together share a batch number.
+        Proposals recorded together share a batch number. With ``unless_changed_since``
+        (a :meth:`version`), raises :class:`LedgerChangedError` instead if anything was
+        written since: the proposals were made without knowing it.
         """
         now = utcnow()
         with self._write() as connection:
+            if unless_changed_since is not None and _version(connection) != unless_changed_since:
+                raise LedgerChangedError(
+                    f"{self._where}the ledger changed while the proposals were being made"
+                )
             last_id, last_batch = connection.execute(
                 select(
                     func.coalesce(func.max(tables.experiments.c.id), 0),
@@ -390,14 +439,22 @@ class Ledger:
                         parameters=dict(proposal["parameters"]),
                         method=proposal["method"],
                         proposer=_json_safe(proposal["proposer"]),
-                        status="proposed",
-                        attempts=0,
+                        status=status,
+                        attempts=int(status == "running"),
                         proposed_at=now,
                         updated_at=now,
                     )
                 )
                 _transition(connection, experiment_id, "proposed", now, None)
+                if status == "running":
+                    _transition(connection, experiment_id, "running", now, None)
         return ids
+
+    def version(self) -> int:
+        """A number that grows with every change to an experiment: compare two readings to
+        know whether anything happened in between (a result, a decision, a new proposal)."""
+        with self.engine.connect() as connection:
+            return _version(connection)
 
     def mark_running(self, experiment_id: int, note: str | None = None) -> None:
         """The driver is about to start an attempt at this experiment (a retry counts too)."""
@@ -454,6 +511,230 @@ class Ledger:
             )
             _transition(connection, experiment_id, status, now, failure)
 
+    # What people tell: results, their own experiments, decisions on proposals ---------
+
+    def tell(
+        self,
+        experiment_id: int,
+        *,
+        objective: float | None,
+        values: Mapping[str, float],
+        failure: str | None,
+        actual: Mapping[str, Any] | None,
+        by: str,
+        via: str,
+    ) -> None:
+        """Record a result a person gives for an experiment waiting for one.
+
+        ``actual`` holds the parameter values really used where they differ from the
+        proposal. Raises :class:`ExperimentStateError`, writing nothing, for an id that is
+        not waiting for a result; of two people telling the same experiment at once,
+        exactly one is recorded and the other gets that error.
+        """
+        now = utcnow()
+        e = tables.experiments
+        try:
+            with self._write() as connection:
+                row = connection.execute(
+                    select(e.c.status, e.c.updated_at).where(e.c.id == experiment_id)
+                ).first()
+                status = None if row is None else row[0]
+                if status != "running":
+                    raise ExperimentStateError(self._not_waiting(experiment_id, status))
+                connection.execute(
+                    insert(tables.results).values(
+                        experiment_id=experiment_id,
+                        ok=failure is None,
+                        objective=objective,
+                        values=_json_safe(values),
+                        raw={"told_by": by, "via": via},
+                        failure=failure,
+                        started_at=row[1],
+                        finished_at=now,
+                        driver_seconds=(now - row[1]).total_seconds(),
+                        recorded_at=now,
+                    )
+                )
+                if actual is not None:
+                    connection.execute(
+                        insert(tables.actual_parameters).values(
+                            experiment_id=experiment_id, parameters=dict(actual)
+                        )
+                    )
+                new_status: Status = "failed" if failure else "done"
+                connection.execute(
+                    update(e)
+                    .where(e.c.id == experiment_id)
+                    .values(status=new_status, updated_at=now)
+                )
+                _transition(
+                    connection, experiment_id, new_status, now, failure or f"told by {by} ({via})"
+                )
+        except IntegrityError:
+            raise ExperimentStateError(self._not_waiting(experiment_id, "done")) from None
+
+    def add(
+        self,
+        parameters: Mapping[str, Any],
+        *,
+        objective: float | None,
+        values: Mapping[str, float],
+        failure: str | None,
+        by: str,
+    ) -> int:
+        """Record an experiment a person made on their own (method ``manual``); its id."""
+        now = utcnow()
+        e = tables.experiments
+        status: Status = "failed" if failure else "done"
+        with self._write() as connection:
+            last_id, last_batch = connection.execute(
+                select(func.coalesce(func.max(e.c.id), 0), func.coalesce(func.max(e.c.batch), 0))
+            ).one()
+            experiment_id = last_id + 1
+            connection.execute(
+                insert(e).values(
+                    id=experiment_id,
+                    batch=last_batch + 1,
+                    parameters=dict(parameters),
+                    method="manual",
+                    proposer={"added_by": by},
+                    status=status,
+                    attempts=1,
+                    proposed_at=now,
+                    updated_at=now,
+                )
+            )
+            connection.execute(
+                insert(tables.results).values(
+                    experiment_id=experiment_id,
+                    ok=failure is None,
+                    objective=objective,
+                    values=_json_safe(values),
+                    raw={"told_by": by, "via": "add"},
+                    failure=failure,
+                    started_at=now,
+                    finished_at=now,
+                    driver_seconds=0.0,
+                    recorded_at=now,
+                )
+            )
+            _transition(connection, experiment_id, status, now, failure or f"added by {by}")
+        return experiment_id
+
+    def decide(self, experiment_id: int, *, approved: bool, reason: str | None, by: str) -> None:
+        """Record a person's OK (or refusal, with ``reason``) of a proposal not yet sent.
+
+        Raises :class:`ExperimentStateError`, writing nothing, for an experiment that is
+        not a proposal waiting for a decision.
+        """
+        now = utcnow()
+        e = tables.experiments
+        try:
+            with self._write() as connection:
+                status = connection.execute(
+                    select(e.c.status).where(e.c.id == experiment_id)
+                ).scalar()
+                decided = connection.execute(
+                    select(tables.decisions.c.approved).where(
+                        tables.decisions.c.experiment_id == experiment_id
+                    )
+                ).first()
+                if status != "proposed" or decided is not None:
+                    raise ExperimentStateError(
+                        self._not_deciding(experiment_id, status, decided is not None)
+                    )
+                connection.execute(
+                    insert(tables.decisions).values(
+                        experiment_id=experiment_id,
+                        approved=approved,
+                        reason=reason,
+                        by=by,
+                        at=now,
+                    )
+                )
+                if approved:
+                    _transition(connection, experiment_id, "proposed", now, f"approved by {by}")
+                else:
+                    connection.execute(
+                        update(e)
+                        .where(e.c.id == experiment_id)
+                        .values(status="rejected", updated_at=now)
+                    )
+                    _transition(
+                        connection, experiment_id, "rejected", now, f"rejected by {by}: {reason}"
+                    )
+        except IntegrityError:
+            raise ExperimentStateError(
+                self._not_deciding(experiment_id, "proposed", decided=True)
+            ) from None
+
+    def _not_waiting(self, experiment_id: int, status: str | None) -> str:
+        why = {
+            None: "there is no such experiment",
+            "proposed": "it has not been started yet (it waits to be approved or sent)",
+            "done": "it already has a result, and a result is recorded once",
+            "failed": "it is already recorded as failed, and a result is recorded once",
+            "rejected": "it was rejected, so it never ran",
+        }[status]
+        return (
+            f"{self._where}experiment #{experiment_id} is not waiting for a result: {why}. "
+            "`tansaku status` lists the experiments that are."
+        )
+
+    def _not_deciding(self, experiment_id: int, status: str | None, decided: bool) -> str:
+        if status is None:
+            why = "there is no such experiment"
+        elif decided:
+            why = "it has already been decided"
+        else:
+            why = f"it is {status}, past the point of approval"
+        return (
+            f"{self._where}experiment #{experiment_id} is not waiting for approval: {why}. "
+            "`tansaku status` lists the proposals that are."
+        )
+
+    def record_revision(
+        self,
+        *,
+        source_path: str,
+        source_text: str,
+        diff: str,
+        fingerprint: str,
+        snapshot: Mapping[str, Any],
+        by: str,
+    ) -> int:
+        """Replace the campaign's settings with a revised file, keeping the old on record."""
+        now = utcnow()
+        with self._write() as connection:
+            result = connection.execute(
+                insert(tables.revisions).values(
+                    at=now,
+                    by=by,
+                    source_path=source_path,
+                    source_text=source_text,
+                    diff=diff,
+                    fingerprint=fingerprint,
+                )
+            )
+            connection.execute(
+                update(tables.campaign).values(
+                    fingerprint=fingerprint,
+                    source_path=source_path,
+                    source_text=source_text,
+                    snapshot=dict(snapshot),
+                )
+            )
+        return int(result.inserted_primary_key[0])
+
+    def revisions(self) -> list[RevisionRecord]:
+        """Every revision of the campaign's settings, oldest first."""
+        r = tables.revisions
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(r.c.id, r.c.at, r.c.by, r.c.source_path, r.c.diff).order_by(r.c.id)
+            ).mappings()
+            return [RevisionRecord(**dict(row)) for row in rows]
+
     def reconcile_interrupted(self, policy: Literal["rerun", "fail"], when: datetime) -> list[int]:
         """Deal with experiments a dead process left ``running``; returns their ids.
 
@@ -498,6 +779,7 @@ class Ledger:
     def experiments(self) -> list[ExperimentRecord]:
         """Every experiment, in id order, with its result where there is one."""
         e, r = tables.experiments, tables.results
+        a, d = tables.actual_parameters, tables.decisions
         query = (
             select(
                 e,
@@ -507,8 +789,15 @@ class Ledger:
                 r.c.started_at,
                 r.c.finished_at,
                 r.c.driver_seconds,
+                a.c.parameters.label("actual"),
+                d.c.approved,
+                d.c.reason.label("decision_reason"),
             )
-            .select_from(e.outerjoin(r, r.c.experiment_id == e.c.id))
+            .select_from(
+                e.outerjoin(r, r.c.experiment_id == e.c.id)
+                .outerjoin(a, a.c.experiment_id == e.c.id)
+                .outerjoin(d, d.c.experiment_id == e.c.id)
+            )
             .order_by(e.c.id)
         )
         with self.engine.connect() as connection:
@@ -522,16 +811,19 @@ class Ledger:
 
 
 def _prepare(engine: Engine, path: Path, create: bool) -> None:
-    """Check that ``path`` is a sound ledger, creating its tables if ``create``."""
+    """Check that ``path`` is a sound ledger, creating its tables if ``create``.
+
+    A ledger written before a table was added gets that table (empty) on opening: tables
+    are only ever added, so an older ledger needs nothing else.
+    """
     try:
         with engine.connect() as connection:
             check = connection.exec_driver_sql("PRAGMA quick_check").scalar()
         if check != "ok":
             raise LedgerUnreadableError(_unreadable(path, str(check)))
-        if create:
-            tables.metadata.create_all(engine)
-        elif not inspect(engine).has_table(tables.campaign.name):
+        if not create and not inspect(engine).has_table(tables.campaign.name):
             raise LedgerUnreadableError(_unreadable(path, "it has no campaign table"))
+        tables.metadata.create_all(engine)
     except OperationalError as error:
         raise LedgerWriteError(_unwritable(path, error)) from None
     except DatabaseError as error:
@@ -554,6 +846,12 @@ def _unwritable(path: Path, error: DatabaseError) -> str:
     return (
         f"cannot write the ledger {path} ({_reason(error)}); what was recorded before "
         "stands. Make the run directory writable or free some space, then run again."
+    )
+
+
+def _version(connection: Connection) -> int:
+    return int(
+        connection.execute(select(func.coalesce(func.max(tables.transitions.c.id), 0))).scalar()
     )
 
 

@@ -110,6 +110,35 @@ results = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
 )  # fmt: skip
 
+decisions = Table(
+    "decisions", metadata,
+    # A person's OK or refusal of a proposal (driver.approve): one per experiment.
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), primary_key=True),
+    Column("approved", Boolean, nullable=False),
+    Column("reason", Text, doc="Why it was refused, when it was."),
+    Column("by", Text, nullable=False, doc="Who decided: user@host."),
+    Column("at", UtcDateTime, nullable=False),
+)  # fmt: skip
+
+actual_parameters = Table(
+    "actual_parameters", metadata,
+    # What was really done where it differs from the proposal (the oven reached 143 °C):
+    # the model learns this point, and the proposal stays as it was made.
+    Column("experiment_id", Integer, ForeignKey("experiments.id"), primary_key=True),
+    Column("parameters", JSON, nullable=False),
+)  # fmt: skip
+
+revisions = Table(
+    "revisions", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("by", Text, nullable=False),
+    Column("source_path", Text, nullable=False),
+    Column("source_text", Text, nullable=False, doc="The campaign file as revised."),
+    Column("diff", Text, nullable=False, doc="A unified diff from the file it replaced."),
+    Column("fingerprint", String(64), nullable=False),
+)  # fmt: skip
+
 sessions = Table(
     "sessions", metadata,
     Column("id", Integer, primary_key=True),

@@ -114,10 +114,10 @@ def test_a_full_disk_stops_the_run_cleanly_and_it_resumes_once_there_is_room(
     assert ledger_rows(run_dir, "SELECT count(*), count(DISTINCT experiment_id) FROM results") == [
         (40, 40)
     ]
-    assert [o for (o,) in ledger_rows(run_dir, "SELECT outcome FROM sessions ORDER BY id")] == [
-        "failed",
-        "finished",
-    ]
+    # The failed run notes its outcome if one more row fits on the full disk; if not, the
+    # resumed run finds its session open and records that it died.
+    first, second = [o for (o,) in ledger_rows(run_dir, "SELECT outcome FROM sessions ORDER BY id")]
+    assert (first, second) in (("failed", "finished"), ("died", "finished"))
 
 
 def test_a_read_only_run_directory_is_refused_before_anything_runs(tmp_path: Path) -> None:

@@ -97,7 +97,7 @@ def test_duplicate_rows_and_a_missing_file_are_refused(tmp_path: Path) -> None:
 
 def test_changed_descriptors_make_another_campaign(tmp_path: Path) -> None:
     # A resumed campaign must model with the numbers its first experiments were chosen by.
-    from tansaku.flows.runner import fingerprint
+    from tansaku.campaign.fingerprint import fingerprint
 
     path = write(tmp_path)
     before = fingerprint(load_campaign(path))

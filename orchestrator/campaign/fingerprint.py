@@ -1,0 +1,36 @@
+"""A campaign's identity: the hash of the settings that shape its data."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from tansaku.campaign.loading import LoadedCampaign
+from tansaku.campaign.parameters import CategoricalParameter
+
+
+def fingerprint(loaded: LoadedCampaign) -> str:
+    """Hash of the settings that shape the data; a resumed run must have the same.
+
+    Settings left at their defaults are left out, so a new optional setting in a later
+    tansaku does not change the fingerprint of campaigns that do not use it.
+    """
+    campaign = loaded.campaign
+    # Ports say where a device is, approval who looks first: neither shapes the data.
+    unplugged = campaign.driver.with_ports(dict.fromkeys(campaign.driver.ports(), ""))
+    unplugged = unplugged.model_copy(update={"approve": False})
+    settings = campaign.model_copy(update={"driver": unplugged}).model_dump(
+        mode="json", exclude_defaults=True, exclude={"budget", "stop", "description", "run_dir"}
+    )
+    if loaded.campaign.candidates is not None:
+        settings["candidates_sha256"] = loaded.campaign.candidates.digest(loaded.base_dir)
+    if loaded.campaign.prior_data is not None:
+        settings["prior_data_sha256"] = loaded.campaign.prior_data.digest(loaded.base_dir)
+    descriptor_digests = {
+        parameter.name: parameter.descriptors.digest(loaded.base_dir)
+        for parameter in loaded.campaign.space
+        if isinstance(parameter, CategoricalParameter) and parameter.descriptors is not None
+    }
+    if descriptor_digests:
+        settings["descriptors_sha256"] = descriptor_digests
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()

@@ -1,0 +1,62 @@
+"""Ask the proposer for the next experiments from what the ledger holds.
+
+One path for the Prefect flow and for ``tansaku suggest``: the same observations (at the
+point really measured), the same failures (rejected proposals among them) and the same
+pending experiments, so a campaign asked by hand follows the rules of one that runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from tansaku.ledger import ExperimentRecord
+from tansaku.proposer import Observation, Proposal, Proposer
+from tansaku.values import ParameterValue
+
+
+def ask(
+    proposer: Proposer,
+    records: Sequence[ExperimentRecord],
+    n: int,
+    pending: Sequence[Mapping[str, ParameterValue]],
+) -> list[Proposal]:
+    """Up to ``n`` new experiments, knowing every result and the ``pending`` ones.
+
+    Failed and rejected experiments teach the proposer alike (a region to avoid); a
+    rejected point is never proposed again as it was.
+    """
+    observations = [
+        Observation(r.point, r.objective, dict(r.values or {}))
+        for r in records
+        if r.status == "done" and r.objective is not None
+    ]
+    failed = [r.point for r in records if r.status in ("failed", "rejected")]
+    rejected = {_key(r.parameters) for r in records if r.status == "rejected"}
+    proposals = proposer.suggest(
+        n, observations, pending, proposed_so_far=len(records), failed=failed
+    )
+    kept = [p for p in proposals if _key(p.parameters) not in rejected]
+    if len(kept) < len(proposals):
+        # Only a space of few discrete points can hit a rejected point exactly; ask once
+        # more with it pending, which the acquisition steers away from.
+        again = proposer.suggest(
+            len(proposals) - len(kept),
+            observations,
+            [*pending, *(p.parameters for p in proposals)],
+            proposed_so_far=len(records) + len(proposals),
+            failed=failed,
+        )
+        kept += [p for p in again if _key(p.parameters) not in rejected]
+    return kept
+
+
+def as_rows(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
+    """Proposals in the form :meth:`~tansaku.ledger.Ledger.record_proposals` takes."""
+    return [
+        {"parameters": p.parameters, "method": p.method, "proposer": p.details} for p in proposals
+    ]
+
+
+def _key(point: Mapping[str, ParameterValue]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((name, str(value)) for name, value in point.items()))

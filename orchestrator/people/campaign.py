@@ -1,0 +1,420 @@
+"""Ask and tell: a campaign worked by hand, from a notebook or the ``tansaku`` commands.
+
+>>> c = tansaku.open("campaigns/film.yaml", run_dir="runs/film")
+>>> [s] = c.suggest()                       # recorded as running: waiting for you
+>>> c.tell(s.id, conductivity=812, stability=0.91)
+>>> c.observations()                          # a DataFrame, one row per experiment
+
+Each call opens the ledger for the moment it writes and checks what it is told against
+the campaign first, so a notebook, ``tansaku tell`` in a shell and a waiting
+``tansaku run`` can all work on one campaign.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from tansaku.campaign import LoadedCampaign, load_campaign
+from tansaku.campaign.fingerprint import fingerprint
+from tansaku.campaign.loading import parse_campaign
+from tansaku.drivers.base import CampaignContext
+from tansaku.errors import InputError
+from tansaku.flows.decisions import Propose, Stop, Submit, Wait, budget_left, next_step
+from tansaku.ledger import (
+    ExperimentRecord,
+    Ledger,
+    LedgerChangedError,
+    LedgerMissingError,
+    PriorRecord,
+    RunDirectoryBusyError,
+    RunDirectoryLock,
+    RunDirectoryUnwritableError,
+    is_held,
+)
+from tansaku.people.answers import AnswerError, Result, check_failure, check_point, check_result
+from tansaku.values import ParameterValue
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tansaku.proposer import Proposer
+
+SUGGEST_ATTEMPTS = 3
+"""How often ``suggest`` proposes again when another process wrote to the ledger while it
+was proposing (its proposals would not have known of that write)."""
+
+
+class DryRunLedgerError(InputError):
+    """People were about to tell results to a dry run, whose results are simulated."""
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """An experiment to run, recorded in the ledger as waiting for its result."""
+
+    id: int
+    parameters: dict[str, ParameterValue]
+    method: str
+    """``sobol``/``random`` (the initial design) or the acquisition that chose it."""
+
+
+@dataclass(frozen=True)
+class Suggested:
+    """What ``suggest`` gave: new experiments, or why the campaign gives no more."""
+
+    experiments: list[Suggestion]
+    stop_reason: str | None = None
+    """Why nothing more was proposed (the budget is spent, a stop rule held)."""
+
+
+def default_run_dir(loaded: LoadedCampaign) -> Path:
+    """The campaign's ``run_dir`` (relative to its file), or ``runs/<name>``."""
+    declared = loaded.campaign.run_dir
+    return loaded.base_dir / declared if declared else Path("runs") / loaded.campaign.name
+
+
+def who() -> str:
+    """``user@host``: who told a result or decided, for the ledger."""
+    return f"{getpass.getuser()}@{socket.gethostname()}"
+
+
+def open_campaign(campaign: str | Path, run_dir: str | Path | None = None) -> OpenCampaign:
+    """Open ``campaign`` (a campaign YAML file) in ``run_dir`` to ask and tell by hand.
+
+    The run directory is created with its ledger on first use; later it must hold the
+    same campaign (:class:`~tansaku.ledger.LedgerMismatchError` otherwise). Raises
+    :class:`~tansaku.campaign.CampaignError` listing every problem of the file.
+    """
+    loaded = load_campaign(Path(campaign))
+    where = default_run_dir(loaded) if run_dir is None else Path(run_dir)
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise RunDirectoryUnwritableError(
+            f"cannot create the run directory {where} ({error.strerror or error}); "
+            "choose another run_dir"
+        ) from None
+    ledger = Ledger.open(where)
+    try:
+        record = ledger.campaign()
+        if record is None:
+            # Recorded under the lock, so a `tansaku run` starting now is told to wait.
+            with RunDirectoryLock(where):
+                _start(ledger, loaded, clock_start=datetime.now(UTC))
+        else:
+            _start(ledger, loaded, clock_start=record.clock_start)
+    except BaseException:
+        ledger.close()
+        raise
+    return OpenCampaign(loaded, where, ledger)
+
+
+def open_run(run_dir: str | Path) -> OpenCampaign:
+    """The campaign a run directory holds, as it was last run or revised.
+
+    For telling and deciding from a shell, where only the run directory is at hand.
+    Raises :class:`~tansaku.ledger.LedgerMissingError` where no campaign ran.
+    """
+    where = Path(run_dir)
+    ledger = Ledger.open(where, create=False)
+    try:
+        record = ledger.campaign()
+        if record is None:
+            raise LedgerMissingError(f"{where} holds no campaign yet")
+        loaded = parse_campaign(record.source_text, Path(record.source_path))
+    except BaseException:
+        ledger.close()
+        raise
+    return OpenCampaign(loaded, where, ledger)
+
+
+def _start(ledger: Ledger, loaded: LoadedCampaign, clock_start: datetime) -> None:
+    campaign = loaded.campaign
+    ledger.start_campaign(
+        name=campaign.name,
+        fingerprint=fingerprint(loaded),
+        mode="live",
+        source_path=str(loaded.path.resolve()),
+        source_text=loaded.text,
+        snapshot=campaign.model_dump(mode="json"),
+        clock_start=clock_start,
+    )
+    if campaign.prior_data is not None:
+        source = str(campaign.prior_data.resolved(loaded.base_dir).resolve())
+        ledger.record_prior(
+            [PriorRecord(m.line, m.parameters, m.values, source) for m in loaded.prior()]
+        )
+
+
+class OpenCampaign:
+    """One campaign's ledger, to ask for experiments and tell their results.
+
+    Made by :func:`tansaku.open`; use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, loaded: LoadedCampaign, run_dir: Path, ledger: Ledger) -> None:
+        self.loaded = loaded
+        self.run_dir = run_dir
+        self.ledger = ledger
+        self._proposer: Proposer | None = None
+
+    def __enter__(self) -> OpenCampaign:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.ledger.close()
+
+    def __repr__(self) -> str:
+        return f"<tansaku campaign {self.loaded.campaign.name!r} in {self.run_dir}>"
+
+    # Asking --------------------------------------------------------------------------
+
+    def suggest(self, n: int = 1) -> list[Suggestion]:
+        """Propose up to ``n`` experiments and record them as waiting for their results.
+
+        Experiments already waiting are pending: the new ones are chosen knowing them.
+        Returns fewer (or none) where the budget, a stop rule or the candidate pool
+        ends sooner; :meth:`ask` says why.
+        """
+        return self.ask(n).experiments
+
+    def ask(self, n: int = 1) -> Suggested:
+        """Like :meth:`suggest`, also saying why no more (or fewer) were proposed."""
+        if n < 1:
+            raise InputError(f"-n {n}: ask for at least one experiment")
+        for _ in range(SUGGEST_ATTEMPTS):
+            version = self.ledger.version()
+            records = self.ledger.experiments()
+            decision = self._next(records, n)
+            if isinstance(decision, Stop):
+                return Suggested([], decision.reason)
+            if isinstance(decision, Wait):
+                return Suggested([], decision.stop_pending or "the campaign waits for approvals")
+            if isinstance(decision, Submit):
+                return Suggested([], self._refuse_queued(decision))
+            assert isinstance(decision, Propose)
+            from tansaku.flows.proposing import as_rows, ask
+
+            pending = [r.point for r in records if r.status in ("running", "proposed")]
+            proposals = ask(self.proposer, records, decision.count, pending)
+            if not proposals:
+                return Suggested([], decision_reason(decision.if_pool_exhausted))
+            try:
+                with self._writing():
+                    ids = self.ledger.record_proposals(
+                        as_rows(proposals), status="running", unless_changed_since=version
+                    )
+            except LedgerChangedError:
+                continue
+            return Suggested(
+                [
+                    Suggestion(i, dict(p.parameters), p.method)
+                    for i, p in zip(ids, proposals, strict=True)
+                ]
+            )
+        raise RunDirectoryBusyError(
+            f"{self.run_dir}: the ledger kept changing while proposing ({SUGGEST_ATTEMPTS} "
+            "tries); nothing was recorded. Run it again."
+        )
+
+    @property
+    def proposer(self) -> Proposer:
+        """The campaign's proposer (built on first use: it loads torch)."""
+        if self._proposer is None:
+            from tansaku.proposer import Observation, Proposer
+
+            objective = self.loaded.campaign.objective.name
+            prior = [
+                Observation(r.parameters, r.values[objective], r.values)
+                for r in self.ledger.prior()
+            ]
+            self._proposer = Proposer(
+                self.loaded.campaign,
+                self.loaded.candidates(),
+                self.loaded.descriptors(),
+                prior=prior,
+            )
+        return self._proposer
+
+    def _next(self, records: Sequence[ExperimentRecord], n: int) -> Any:
+        record = self.ledger.campaign()
+        assert record is not None
+        return next_step(
+            self.loaded.campaign,
+            records,
+            free_slots=n,
+            now=datetime.now(UTC),
+            clock_start=record.clock_start,
+        )
+
+    def _refuse_queued(self, decision: Submit) -> str:
+        ids = ", ".join(f"#{i}" for i in decision.experiment_ids)
+        return (
+            f"proposals {ids} wait to be sent to the instrument by `tansaku run`; "
+            "nothing new was proposed"
+        )
+
+    def _writing(self) -> RunDirectoryLock:
+        """Hold the run directory for one write; refused while a `tansaku run` holds it."""
+        if is_held(self.run_dir):
+            raise RunDirectoryBusyError(
+                f"{self.run_dir} is being run by `tansaku run`, which proposes the next "
+                "experiments itself; tell it results (`tansaku tell`) instead of asking."
+            )
+        return RunDirectoryLock(self.run_dir)
+
+    # Telling -------------------------------------------------------------------------
+
+    def tell(
+        self,
+        experiment_id: int,
+        /,
+        *,
+        failed: str | None = None,
+        actual: Mapping[str, object] | None = None,
+        by: str | None = None,
+        via: str = "python",
+        **values: object,
+    ) -> ExperimentRecord:
+        """Record the result of an experiment waiting for one.
+
+        Args:
+            experiment_id: the experiment, as :meth:`suggest` or ``tansaku status`` shows.
+            failed: why it failed, instead of values.
+            actual: the parameter values really used, where they differ from the proposal
+                (the oven reached 143 °C, not 140); the model learns this point.
+            by: who tells it (default: ``user@host``).
+            via: how it was told, for the ledger (``python``, ``tell``, ``prompt``, ...).
+            **values: every measured quantity, by name, in the campaign's units.
+
+        Raises:
+            AnswerError: a quantity unknown, missing, not a finite number or outside its
+                valid range, or ``actual`` outside the space; nothing is written.
+            ExperimentStateError: the experiment is not waiting for a result (or someone
+                else told it first).
+        """
+        result = self._result(values, failed)
+        point = None
+        if actual:
+            point = check_point(self._context(), actual, complete=False)
+        stored = self.ledger.campaign()
+        if stored is not None and stored.mode == "dry-run":
+            raise DryRunLedgerError(
+                f"{self.run_dir} holds a dry run, whose results come from its simulator; "
+                "run the campaign for real in another --run-dir to enter results"
+            )
+        record = next((r for r in self.ledger.experiments() if r.id == experiment_id), None)
+        self.ledger.tell(
+            experiment_id,
+            objective=result.objective(self.loaded.campaign),
+            values=result.values,
+            failure=result.failure,
+            actual=None if point is None or record is None else {**record.parameters, **point},
+            by=by or who(),
+            via=via,
+        )
+        return self.experiment(experiment_id)
+
+    def add(
+        self, *, failed: str | None = None, by: str | None = None, **given: object
+    ) -> ExperimentRecord:
+        """Record an experiment nobody proposed: its parameters and its result at once.
+
+        It counts against the budget and teaches the model like any other. ``given``
+        holds every parameter (fixed ones may be left out) and every measured quantity,
+        or only the parameters with ``failed``.
+        """
+        context = self._context()
+        parameters = {k: v for k, v in given.items() if k in context.parameters}
+        measured = {k: v for k, v in given.items() if k not in context.parameters}
+        result = self._result(measured, failed)
+        point = check_point(context, parameters, complete=True)
+        if budget_left(self.loaded.campaign, self.ledger.experiments()) <= 0:
+            raise InputError(
+                f"{self.run_dir}: the budget of {self.loaded.campaign.budget.experiments} "
+                "experiments is spent; raise budget.experiments in the campaign file (then "
+                "`tansaku revise`) to record more"
+            )
+        experiment_id = self.ledger.add(
+            point,
+            objective=result.objective(self.loaded.campaign),
+            values=result.values,
+            failure=result.failure,
+            by=by or who(),
+        )
+        return self.experiment(experiment_id)
+
+    def approve(self, experiment_id: int, *, by: str | None = None) -> ExperimentRecord:
+        """Let a proposal go to the instrument (campaigns with ``driver.approve: true``)."""
+        self.ledger.decide(experiment_id, approved=True, reason=None, by=by or who())
+        return self.experiment(experiment_id)
+
+    def reject(self, experiment_id: int, reason: str, *, by: str | None = None) -> ExperimentRecord:
+        """Refuse a proposal: it never runs, and the proposer avoids it like a failure."""
+        if not reason.strip():
+            raise AnswerError("say why the proposal is rejected, e.g. --reason 'unsafe ratio'")
+        self.ledger.decide(experiment_id, approved=False, reason=reason.strip(), by=by or who())
+        return self.experiment(experiment_id)
+
+    def _result(self, values: Mapping[str, object], failed: str | None) -> Result:
+        if failed is not None:
+            if values:
+                raise AnswerError(
+                    "give either the measured values or --failed with a reason, not both"
+                )
+            return check_failure(failed)
+        return check_result(self.loaded.campaign, values)
+
+    def _context(self) -> CampaignContext:
+        return self.loaded.context()
+
+    # Reading -------------------------------------------------------------------------
+
+    def experiments(self) -> list[ExperimentRecord]:
+        """Every experiment in id order, with its result where there is one."""
+        return self.ledger.experiments()
+
+    def experiment(self, experiment_id: int) -> ExperimentRecord:
+        found = next((r for r in self.ledger.experiments() if r.id == experiment_id), None)
+        if found is None:
+            raise AnswerError(f"{self.run_dir} holds no experiment #{experiment_id}")
+        return found
+
+    def waiting(self) -> list[ExperimentRecord]:
+        """Experiments waiting for a person: a result (running) or a decision (proposed)."""
+        return [r for r in self.ledger.experiments() if r.status in ("running", "proposed")]
+
+    def observations(self) -> pd.DataFrame:
+        """One row per experiment: parameters, measured values, status, times."""
+        import pandas as pd
+
+        from tansaku.report import experiment_rows, summarize
+
+        summary = summarize(self.ledger)
+        return pd.DataFrame(experiment_rows(summary) if summary else [])
+
+    def best(self) -> ExperimentRecord | None:
+        """The best feasible experiment by the first objective (``None`` before any)."""
+        from tansaku.report import summarize
+
+        summary = summarize(self.ledger)
+        return None if summary is None else summary.best
+
+
+def decision_reason(decision: Stop | Wait) -> str:
+    return decision.reason if isinstance(decision, Stop) else (decision.stop_pending or "")
