@@ -29,7 +29,7 @@ from tansaku.drivers.base import (
     Measurement,
     ParameterValue,
 )
-from tansaku.flows import decisions
+from tansaku.flows import decisions, proposing
 from tansaku.flows.decisions import Propose, Stop, Submit, next_step
 from tansaku.ledger import ExperimentRecord, Ledger
 from tansaku.proposer import Observation, Proposal, Proposer
@@ -40,20 +40,12 @@ logger = logging.getLogger("tansaku.flow")
 @task(cache_policy=NO_CACHE, persist_result=False)
 def propose(
     proposer: Proposer,
+    records: Sequence[ExperimentRecord],
     n: int,
-    observations: Sequence[Observation],
     pending: Sequence[Mapping[str, ParameterValue]],
-    failed: Sequence[Mapping[str, ParameterValue]],
-    proposed_so_far: int,
 ) -> list[Proposal]:
     """Ask the proposer for up to ``n`` experiments, knowing those still ``pending``."""
-    return proposer.suggest(
-        n,
-        observations,
-        pending,
-        proposed_so_far=proposed_so_far,
-        failed=failed,
-    )
+    return proposing.ask(proposer, records, n, pending)
 
 
 def _is_instrument_error(task: object, task_run: object, state: State) -> bool:
@@ -233,25 +225,10 @@ class _Loop:
         n: int,
         pending: Sequence[Mapping[str, ParameterValue]],
     ) -> list[ExperimentRecord]:
-        observations = [
-            Observation(r.parameters, r.objective, dict(r.values or {}))
-            for r in records
-            if r.status == "done" and r.objective is not None
-        ]
-        failed = [r.parameters for r in records if r.status == "failed"]
         proposals = propose.with_options(
             task_run_name=f"propose-{self.campaign.name}-{len(records) + 1:04d}"
-        )(self.proposer, n, observations, pending, failed, len(records))
-        ids = self.ledger.record_proposals(
-            [
-                {
-                    "parameters": p.parameters,
-                    "method": p.method,
-                    "proposer": p.details,
-                }
-                for p in proposals
-            ]
-        )
+        )(self.proposer, records, n, pending)
+        ids = self.ledger.record_proposals(proposing.as_rows(proposals))
         new = set(ids)
         return [r for r in self.ledger.experiments() if r.id in new]
 
