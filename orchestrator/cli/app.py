@@ -285,3 +285,7 @@ def main() -> None:
                 logging.shutdown()
                 os._exit(leaving.code if isinstance(leaving.code, int) else FAILED)
         raise
+
+
+# Registers revise on `app`; it needs `app` defined above.
+from tansaku.cli import revise  # noqa: E402, F401  (registers revise on `app` too)

@@ -24,14 +24,16 @@ def ask(
     """Up to ``n`` new experiments, knowing every result and the ``pending`` ones.
 
     Failed and rejected experiments teach the proposer alike (a region to avoid); a
-    rejected point is never proposed again as it was.
+    rejected point is never proposed again as it was. Experiments at a point the space
+    no longer has (see :func:`learnable`) stay in the ledger but teach nothing.
     """
+    taught = learnable(proposer, records)
     observations = [
         Observation(r.point, r.objective, dict(r.values or {}))
-        for r in records
+        for r in taught
         if r.status == "done" and r.objective is not None
     ]
-    failed = [r.point for r in records if r.status in ("failed", "rejected")]
+    failed = [r.point for r in taught if r.status in ("failed", "rejected")]
     rejected = {_key(r.parameters) for r in records if r.status == "rejected"}
     proposals = proposer.suggest(
         n, observations, pending, proposed_so_far=len(records), failed=failed
@@ -49,6 +51,16 @@ def ask(
         )
         kept += [p for p in again if _key(p.parameters) not in rejected]
     return kept
+
+
+def learnable(proposer: Proposer, records: Sequence[ExperimentRecord]) -> list[ExperimentRecord]:
+    """The experiments the proposer's model can learn from: those whose point it encodes.
+
+    After a revision dropped a categorical value, the experiments made with it have no
+    column value left to encode; points outside narrowed bounds are kept, since the GP
+    learns from inputs outside its normalised [0, 1] as well.
+    """
+    return [r for r in records if proposer.encoding.encodes(r.point)]
 
 
 def as_rows(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:

@@ -86,6 +86,22 @@ class SpaceEncoding:
         """A parameter mapping as one row of encoded columns."""
         return [_encode(p, parameters[p.name]) for p in self.space]
 
+    def encodes(self, parameters: Mapping[str, ParameterValue]) -> bool:
+        """Whether :meth:`encode` can take the point: each categorical value one of the
+        declared values, each log-scale value above 0.
+
+        A point measured before a revision (``tansaku revise``) may hold a value the
+        revised space dropped. Numbers outside the bounds encode fine: the model's
+        normalised inputs then lie outside [0, 1], which a GP extrapolates from.
+        """
+        for p in self.space:
+            value = parameters[p.name]
+            if isinstance(p, CategoricalParameter) and str(value) not in map(str, p.values):
+                return False
+            if isinstance(p, ContinuousParameter) and p.log_scale and float(value) <= 0:
+                return False
+        return True
+
     def decode(self, row: Sequence[float]) -> dict[str, ParameterValue]:
         """The point of the space nearest to an encoded row (rounded, clamped)."""
         return {
