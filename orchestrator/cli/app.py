@@ -20,7 +20,7 @@ from rich.text import Text
 from tansaku.errors import FAILED, REFUSED, TansakuError
 
 if TYPE_CHECKING:  # imported where used, to keep `tansaku --help` and `validate` fast
-    from tansaku.campaign import LoadedCampaign
+    from tansaku.campaign import CampaignError, LoadedCampaign
     from tansaku.report import CampaignSummary
 
 app = typer.Typer(
@@ -65,10 +65,15 @@ def _load(path: Path) -> LoadedCampaign:
     try:
         return load_campaign(path)
     except CampaignError as error:
-        for problem in error.problems:
-            err.print(str(problem), style="red", soft_wrap=True)
-        count = len(error.problems)
-        raise _refuse(f"{path} has {count} problem{'s' * (count != 1)}; nothing was run") from None
+        raise _campaign_refused(path, error) from None
+
+
+def _campaign_refused(path: Path, error: CampaignError) -> typer.Exit:
+    """Print every problem of the campaign file at ``path``; the exit that refuses it."""
+    for problem in error.problems:
+        err.print(str(problem), style="red", soft_wrap=True)
+    count = len(error.problems)
+    return _refuse(f"{path} has {count} problem{'s' * (count != 1)}; nothing was run")
 
 
 @app.command()
@@ -194,14 +199,17 @@ def status(
     run_dir: RunDir,
     last: Annotated[int, typer.Option(help="How many recent experiments to list.")] = 10,
 ) -> None:
-    """Progress, best result and simulated calendar of a campaign, from its ledger."""
+    """Progress, best result and calendar of a campaign, and what waits for a person."""
+    from tansaku.cli.people import print_waiting
     from tansaku.cli.views import experiments_table, summary_panel
     from tansaku.ledger import is_held
 
     summary = _read_summary(run_dir)
-    out.print(summary_panel(summary, running=is_held(run_dir)))
+    running = is_held(run_dir)
+    out.print(summary_panel(summary, running=running))
     if last > 0 and summary.experiments:
         out.print(experiments_table(summary, last))
+    print_waiting(summary, run_dir, running)
 
 
 @app.command()
@@ -287,5 +295,6 @@ def main() -> None:
         raise
 
 
-# Registers revise on `app`; it needs `app` defined above.
-from tansaku.cli import revise  # noqa: E402, F401  (registers revise on `app` too)
+# They register their commands on `app` (suggest, tell, add, approve, reject; revise),
+# so they need it defined above.
+from tansaku.cli import people, revise  # noqa: E402, F401

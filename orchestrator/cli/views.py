@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -12,14 +14,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tansaku.campaign import LoadedCampaign
+from tansaku.campaign.fields import shown
 from tansaku.campaign.parameters import (
     CategoricalParameter,
     ContinuousParameter,
     DiscreteParameter,
+    Parameter,
 )
-from tansaku.ledger import Ledger
+from tansaku.ledger import ExperimentRecord, Ledger
 from tansaku.report import CampaignSummary, summarize
 from tansaku.units import format_duration
+from tansaku.values import ParameterValue
 
 
 def campaign_table(loaded: LoadedCampaign) -> Table:
@@ -95,6 +100,7 @@ def summary_panel(summary: CampaignSummary, running: bool | None = None) -> Pane
     lines = [
         f"experiments  {summary.finished}/{summary.budget} · done {counts['done']} · "
         f"failed {counts['failed']} · running {counts['running']} · queued {counts['proposed']}"
+        + (f" · rejected {counts['rejected']}" if counts["rejected"] else "")
     ]
     if len(summary.objectives) > 1:
         front = summary.pareto_front
@@ -105,7 +111,8 @@ def summary_panel(summary: CampaignSummary, running: bool | None = None) -> Pane
             for e in front
         ]
     elif (best := summary.best) is not None:
-        point = ", ".join(f"{k}={_short(v)}" for k, v in best.parameters.items())
+        # Where it was really made, which a person may have told apart from the proposal.
+        point = ", ".join(f"{k}={_short(v)}" for k, v in best.point.items())
         lines.append(
             f"best {summary.objective} ({summary.goal})  {_short(best.objective)} "
             f"at #{best.id}: {point}"
@@ -160,11 +167,12 @@ def experiments_table(summary: CampaignSummary, last: int) -> Table:
     ):
         table.add_column(column)
     for e in summary.experiments[-last:]:
-        point = ", ".join(f"{k}={_short(v)}" for k, v in e.parameters.items())
+        point = ", ".join(f"{k}={_short(v)}" for k, v in e.point.items())
         if e.objective is not None:
             outcomes = [_short((e.values or {}).get(name, "")) for name in measured]
         else:
-            outcomes = [e.failure or ""] + [""] * (len(measured) - 1)
+            # A rejected proposal never ran: why it was refused stands in for a result.
+            outcomes = [e.failure or e.decision_reason or ""] + [""] * (len(measured) - 1)
         end = _when(e.finished_at) if e.finished_at else ""
         table.add_row(str(e.id), e.method, e.status, *outcomes, point, end)
     return table
@@ -172,6 +180,75 @@ def experiments_table(summary: CampaignSummary, last: int) -> Table:
 
 def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def waiting_table(
+    space: Sequence[Parameter], records: Sequence[ExperimentRecord], title: str
+) -> Table:
+    """Experiments waiting for a person, one row each, as a person at the bench reads them.
+
+    Each parameter shows its unit and where the value lies in its range (``140 degC (42 %
+    of 60-250)``, with an en dash), so a slip of a dial stands out. ``tansaku suggest``,
+    ``tansaku status`` and the prompt of ``tansaku run`` share it.
+
+    Args:
+        space: the campaign's parameters (``loaded.campaign.space``).
+        records: the experiments to show: running ones wait for a result, proposed ones
+            for approval.
+        title: what the table lists.
+    """
+    table = Table(title=title, title_justify="left")
+    table.add_column("#", justify="right")
+    for parameter in space:
+        table.add_column(parameter.name)
+    table.add_column("waits for")
+    for record in records:
+        cells = [parameter_cell(p, record.parameters.get(p.name)) for p in space]
+        waits = "a result" if record.status == "running" else "approval"
+        table.add_row(str(record.id), *cells, waits)
+    return table
+
+
+def parameter_cell(parameter: Parameter, value: ParameterValue | None) -> str:
+    """``140 degC (42 % of 60-250)`` (an en dash); a categorical value as it is.
+
+    Its spaces are non-breaking but one, so a narrow column wraps it into the value and,
+    below, where it lies, never mid-phrase.
+    """
+    if value is None or isinstance(parameter, CategoricalParameter):
+        return "" if value is None else str(value)
+    unit = f"\N{NO-BREAK SPACE}{parameter.unit}" if parameter.unit else ""
+    if parameter.fixed is not None:
+        return f"{_short(value)}{unit} (fixed)"
+    if isinstance(parameter, DiscreteParameter):
+        low, high = parameter.allowed[0], parameter.allowed[-1]
+    else:
+        low, high = parameter.bounds
+    share = round(100 * (float(value) - low) / (high - low))
+    where = f"({share} % of {shown(low)}\N{EN DASH}{shown(high)})"
+    return f"{_short(value)}{unit} " + where.replace(" ", "\N{NO-BREAK SPACE}")
+
+
+def answer_hints(
+    run_dir: Path, records: Sequence[ExperimentRecord], measured: Sequence[str]
+) -> list[str]:
+    """The commands that answer ``records``, with the first waiting id filled in."""
+    where = shlex.quote(str(run_dir))
+    hints = []
+    told = [r.id for r in records if r.status == "running"]
+    if told:
+        values = " ".join(f"{name}=…" for name in measured)
+        hints.append(
+            f"tell a result:  tansaku tell {where} {told[0]} {values}   "
+            f"(or --failed 'why'; --actual name=value where you did otherwise)"
+        )
+    decided = [r.id for r in records if r.status == "proposed"]
+    if decided:
+        hints.append(
+            f"decide:  tansaku approve {where} {decided[0]}   or   "
+            f"tansaku reject {where} {decided[0]} --reason 'why'"
+        )
+    return hints
 
 
 class ProgressDisplay:

@@ -141,6 +141,8 @@ class CampaignRecord:
     clock_start: datetime
     stop_reason: str | None
     stopped_at: datetime | None
+    source_text: str = ""
+    """The campaign file as last run or revised: what ``tansaku tell`` checks answers by."""
 
 
 class Ledger:
@@ -220,6 +222,7 @@ class Ledger:
             clock_start=row["clock_start"],
             stop_reason=row["stop_reason"],
             stopped_at=row["stopped_at"],
+            source_text=row["source_text"],
         )
 
     def start_campaign(

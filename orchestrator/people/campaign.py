@@ -312,12 +312,7 @@ class OpenCampaign:
         point = None
         if actual:
             point = check_point(self._context(), actual, complete=False)
-        stored = self.ledger.campaign()
-        if stored is not None and stored.mode == "dry-run":
-            raise DryRunLedgerError(
-                f"{self.run_dir} holds a dry run, whose results come from its simulator; "
-                "run the campaign for real in another --run-dir to enter results"
-            )
+        self._refuse_dry_run()
         record = next((r for r in self.ledger.experiments() if r.id == experiment_id), None)
         self.ledger.tell(
             experiment_id,
@@ -344,6 +339,7 @@ class OpenCampaign:
         measured = {k: v for k, v in given.items() if k not in context.parameters}
         result = self._result(measured, failed)
         point = check_point(context, parameters, complete=True)
+        self._refuse_dry_run()
         if budget_left(self.loaded.campaign, self.ledger.experiments()) <= 0:
             raise InputError(
                 f"{self.run_dir}: the budget of {self.loaded.campaign.budget.experiments} "
@@ -382,6 +378,15 @@ class OpenCampaign:
 
     def _context(self) -> CampaignContext:
         return self.loaded.context()
+
+    def _refuse_dry_run(self) -> None:
+        """Real results never join simulated ones in one ledger."""
+        stored = self.ledger.campaign()
+        if stored is not None and stored.mode == "dry-run":
+            raise DryRunLedgerError(
+                f"{self.run_dir} holds a dry run, whose results come from its simulator; "
+                "run the campaign for real in another --run-dir to enter results"
+            )
 
     # Reading -------------------------------------------------------------------------
 
