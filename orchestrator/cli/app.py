@@ -140,11 +140,16 @@ def _parse_ports(given: list[str]) -> dict[str, str]:
 
 
 def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports: set[str]) -> None:
-    from tansaku.cli.views import ProgressDisplay, summary_panel
+    from tansaku.cli.views import ProgressDisplay, summary_panel, waiting_table
     from tansaku.flows.runner import LOG_FILE, run_campaign
     from tansaku.ledger import Ledger
+    from tansaku.people.prompt import TerminalPrompt
 
     display = ProgressDisplay(out)
+    prompt: TerminalPrompt | None = None
+    driver = loaded.campaign.driver
+    # A person answers in this terminal: a live progress bar would overwrite the typing.
+    with_people = not dry_run and (driver.type == "manual" or driver.approve)
     mode = "dry run" if dry_run else "run"
     out.print(
         Text.assemble(
@@ -153,9 +158,17 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports:
     )
 
     def on_ready(ledger: Ledger, prefect_ui: str | None) -> None:
+        nonlocal prompt
         if prefect_ui:
             out.print(f"Prefect UI: {prefect_ui}")
-        display.start(ledger)
+        if not with_people:
+            display.start(ledger)
+            return
+        space = loaded.campaign.space
+        prompt = TerminalPrompt(
+            run_dir, out, view=lambda records, title: waiting_table(space, records, title)
+        )
+        prompt.start()
 
     try:
         outcome = run_campaign(
@@ -171,6 +184,8 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports:
         raise typer.Exit(INTERRUPTED) from None
     finally:
         display.stop()
+        if prompt is not None:
+            prompt.stop()
     out.print(summary_panel(_read_summary(run_dir)))
     if outcome.stop_reason is None:
         out.print("The campaign had already finished; nothing was run.")

@@ -29,9 +29,12 @@ from tansaku.drivers.base import (
     Measurement,
     ParameterValue,
 )
+from tansaku.drivers.manual import ManualDriver
 from tansaku.flows import decisions, proposing
-from tansaku.flows.decisions import Propose, Stop, Submit, next_step
+from tansaku.flows.decisions import Propose, Stop, Submit, Wait, next_step
+from tansaku.flows.waiting import wait_for_people
 from tansaku.ledger import ExperimentRecord, Ledger
+from tansaku.people.campaign import OpenCampaign
 from tansaku.proposer import Observation, Proposal, Proposer
 
 logger = logging.getLogger("tansaku.flow")
@@ -87,7 +90,11 @@ class CampaignRun:
     """
 
     def __init__(
-        self, loaded: LoadedCampaign, ledger: Ledger, driver: Driver | AsyncDriver, session: int
+        self,
+        loaded: LoadedCampaign,
+        ledger: Ledger,
+        driver: Driver | AsyncDriver | ManualDriver,
+        session: int,
     ) -> None:
         self.loaded, self.ledger, self.driver, self.session = loaded, ledger, driver, session
 
@@ -103,6 +110,8 @@ def campaign_flow(run: CampaignRun, campaign: str, run_dir: str) -> str:
     campaign_record = run.ledger.campaign()
     assert campaign_record is not None, "the runner records the campaign before the flow starts"
     loop = _Loop(run.loaded, run.ledger, campaign_record.clock_start)
+    if isinstance(run.driver, ManualDriver):
+        return loop.run_by_hand(run.driver)
     if isinstance(run.driver, AsyncDriver):
         return loop.run_in_parallel(run.driver)
     return loop.run_in_turn(run.driver)
@@ -114,6 +123,7 @@ class _Loop:
     def __init__(self, loaded: LoadedCampaign, ledger: Ledger, clock_start: datetime) -> None:
         self.campaign = loaded.campaign
         self.ledger = ledger
+        self.people = OpenCampaign(loaded, ledger.run_dir or Path("."), ledger)
         self.clock_start = clock_start
         objective = self.campaign.objective.name
         prior = [Observation(r.parameters, r.values[objective], r.values) for r in ledger.prior()]
@@ -136,8 +146,8 @@ class _Loop:
         while True:
             records = self.ledger.experiments()
             # Nothing is ever in flight here (the runner settled what a previous run left
-            # running), so a batch is the instrument's free slots and the decision is
-            # never to wait.
+            # running), so a batch is the instrument's free slots; the loop waits only for
+            # a person to approve proposals.
             decision = next_step(
                 self.campaign,
                 records,
@@ -149,12 +159,14 @@ class _Loop:
             if isinstance(decision, Submit):
                 queue = [r for r in records if r.id in decision.experiment_ids]
             elif isinstance(decision, Propose):
-                queue = self._propose(records, decision.count, pending=[])
-                if not queue:
-                    decision = decision.if_pool_exhausted
+                if self._propose(records, decision.count, pending=_pending(records)):
+                    continue  # the next decision sends them, or waits for their approval
+                decision = decision.if_pool_exhausted
             if isinstance(decision, Stop):
                 self.ledger.record_stop(decision.reason)
                 return decision.reason
+            if isinstance(decision, Wait):
+                wait_for_people(self.people, records)
             for queued in queue:
                 experiment = self._experiment(queued)
                 self.ledger.mark_running(experiment.id)
@@ -192,10 +204,9 @@ class _Loop:
             if isinstance(decision, Submit):
                 starting = [r for r in records if r.id in decision.experiment_ids]
             elif isinstance(decision, Propose):
-                running = [r.parameters for r in records if r.status == "running"]
-                starting = self._propose(records, decision.count, pending=running)
-                if not starting:
-                    decision = decision.if_pool_exhausted
+                if self._propose(records, decision.count, pending=_pending(records)):
+                    continue  # the next decision sends them, or waits for their approval
+                decision = decision.if_pool_exhausted
             if starting:
                 experiments = [self._experiment(r) for r in starting]
                 state = submit_with_retries.with_options(
@@ -209,12 +220,49 @@ class _Loop:
             elif isinstance(decision, Stop):
                 self.ledger.record_stop(decision.reason)
                 return decision.reason
+            elif (
+                isinstance(decision, Wait)
+                and decision.awaiting_approval
+                and not any(r.status == "running" for r in records)
+            ):
+                # Only people can move the campaign on: the Prefect form shows meanwhile.
+                wait_for_people(self.people, records)
             else:
-                # Wait: a result frees a slot or settles a pending stop.
+                # Wait: a result frees a slot or settles a pending stop (approvals given
+                # meanwhile are seen at the next turn).
                 for completion in driver.collect():
                     measurement = completion.measurement
                     seconds = (measurement.finished_at - measurement.started_at).total_seconds()
                     self._record(completion.experiment_id, measurement, seconds)
+
+    def run_by_hand(self, driver: ManualDriver) -> str:
+        """A person measures: show each experiment (mark it running) and wait for results.
+
+        Results come into the ledger from the terminal prompt, ``tansaku tell`` or the
+        Prefect form; each turn reads the ledger, so a result told while no run was alive
+        counts as soon as the campaign runs again.
+        """
+        while True:
+            records = self.ledger.experiments()
+            decision = next_step(
+                self.campaign,
+                records,
+                free_slots=driver.slots - sum(r.status == "running" for r in records),
+                now=driver.now(),
+                clock_start=self.clock_start,
+            )
+            if isinstance(decision, Submit):
+                for experiment_id in decision.experiment_ids:
+                    self.ledger.mark_running(experiment_id, note="shown to the person measuring")
+                continue
+            if isinstance(decision, Propose):
+                if self._propose(records, decision.count, pending=_pending(records)):
+                    continue
+                decision = decision.if_pool_exhausted
+            if isinstance(decision, Stop):
+                self.ledger.record_stop(decision.reason)
+                return decision.reason
+            wait_for_people(self.people, records)
 
     def _experiment(self, record: ExperimentRecord) -> Experiment:
         return Experiment(self.campaign.name, record.id, record.parameters)
@@ -274,6 +322,11 @@ class _Loop:
             finished_at=clock,
             driver_seconds=0.0,
         )
+
+
+def _pending(records: Sequence[ExperimentRecord]) -> list[Mapping[str, ParameterValue]]:
+    """Points proposed or in flight without a result yet: new proposals must know them."""
+    return [r.point for r in records if r.status in ("proposed", "running")]
 
 
 def _labels(experiments: Sequence[Experiment]) -> str:

@@ -24,6 +24,7 @@ import httpx
 from tansaku.campaign import LoadedCampaign
 from tansaku.campaign.fingerprint import fingerprint
 from tansaku.drivers.base import AsyncDriver, Driver
+from tansaku.drivers.manual import ManualDriver
 from tansaku.drivers.registry import load_driver
 from tansaku.drivers.simulated import SimulatedDriver, SimulatedDriverConfig
 from tansaku.errors import InputError, InstrumentError, PrefectError
@@ -82,6 +83,10 @@ def run_campaign(
     (:func:`with_ports`): only those may differ from where the campaign last ran.
     """
     check_dry_run(loaded, dry_run)
+    if dry_run:
+        # A rehearsal reaches no instrument, so nothing waits for anyone's approval.
+        driver = loaded.campaign.driver.model_copy(update={"approve": False})
+        loaded = replace(loaded, campaign=loaded.campaign.model_copy(update={"driver": driver}))
     with RunDirectoryLock(run_dir):
         _route_logs(run_dir / LOG_FILE)
         prefect_ui, api_url = _prefect_api()
@@ -153,7 +158,8 @@ def _run_locked(
         ledger.reopen()
     # An asynchronous instrument keeps running while tansaku is down: the flow waits
     # for those experiments again instead of re-running them.
-    if existing is not None and not isinstance(driver, AsyncDriver):
+    # So does a person measuring by hand.
+    if existing is not None and not isinstance(driver, AsyncDriver | ManualDriver):
         requeued = ledger.reconcile_interrupted(campaign.driver.on_interrupted, driver.now())
         if requeued:
             logger.info(
@@ -293,7 +299,7 @@ def _mark_crashed(flow_run_ids: list[str]) -> None:
 
 def build_driver(
     loaded: LoadedCampaign, run_dir: Path, dry_run: bool, clock_start: datetime | None
-) -> Driver | AsyncDriver:
+) -> Driver | AsyncDriver | ManualDriver:
     """The campaign's driver, or its simulator in place of it for a dry run."""
     campaign = loaded.campaign
     context = loaded.context(run_dir=run_dir, clock_start=clock_start)

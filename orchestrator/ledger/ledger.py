@@ -584,12 +584,26 @@ class Ledger:
         values: Mapping[str, float],
         failure: str | None,
         by: str,
+        budget: int,
     ) -> int:
-        """Record an experiment a person made on their own (method ``manual``); its id."""
+        """Record an experiment a person made on their own (method ``manual``); its id.
+
+        Raises :class:`ExperimentStateError`, writing nothing, where the experiments
+        (rejected proposals aside, which never ran) already number ``budget``.
+        """
         now = utcnow()
         e = tables.experiments
         status: Status = "failed" if failure else "done"
         with self._write() as connection:
+            spent = connection.execute(
+                select(func.count()).select_from(e).where(e.c.status != "rejected")
+            ).scalar()
+            if spent >= budget:
+                raise ExperimentStateError(
+                    f"{self._where}the budget of {budget} experiments is spent; raise "
+                    "budget.experiments in the campaign file (then `tansaku revise`) to "
+                    "record more"
+                )
             last_id, last_batch = connection.execute(
                 select(func.coalesce(func.max(e.c.id), 0), func.coalesce(func.max(e.c.batch), 0))
             ).one()

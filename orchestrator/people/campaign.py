@@ -26,7 +26,7 @@ from tansaku.campaign.fingerprint import fingerprint
 from tansaku.campaign.loading import parse_campaign
 from tansaku.drivers.base import CampaignContext
 from tansaku.errors import InputError
-from tansaku.flows.decisions import Propose, Stop, Submit, Wait, budget_left, next_step
+from tansaku.flows.decisions import Propose, Stop, Submit, Wait, next_step
 from tansaku.ledger import (
     ExperimentRecord,
     Ledger,
@@ -202,6 +202,7 @@ class OpenCampaign:
             records = self.ledger.experiments()
             decision = self._next(records, n)
             if isinstance(decision, Stop):
+                self._record_stop(decision.reason)
                 return Suggested([], decision.reason)
             if isinstance(decision, Wait):
                 return Suggested([], decision.stop_pending or "the campaign waits for approvals")
@@ -216,6 +217,7 @@ class OpenCampaign:
                 return Suggested([], decision_reason(decision.if_pool_exhausted))
             try:
                 with self._writing():
+                    self.ledger.reopen()  # a raised budget lets a stopped campaign go on
                     ids = self.ledger.record_proposals(
                         as_rows(proposals), status="running", unless_changed_since=version
                     )
@@ -269,6 +271,13 @@ class OpenCampaign:
             "nothing new was proposed"
         )
 
+    def _record_stop(self, reason: str) -> None:
+        """Note in the ledger that the campaign ended, as `tansaku run` would."""
+        record = self.ledger.campaign()
+        if record is not None and record.stop_reason is None and not is_held(self.run_dir):
+            with RunDirectoryLock(self.run_dir):
+                self.ledger.record_stop(reason)
+
     def _writing(self) -> RunDirectoryLock:
         """Hold the run directory for one write; refused while a `tansaku run` holds it."""
         if is_held(self.run_dir):
@@ -283,6 +292,7 @@ class OpenCampaign:
     def tell(
         self,
         experiment_id: int,
+        measured: Mapping[str, object] | None = None,
         /,
         *,
         failed: str | None = None,
@@ -300,7 +310,9 @@ class OpenCampaign:
                 (the oven reached 143 °C, not 140); the model learns this point.
             by: who tells it (default: ``user@host``).
             via: how it was told, for the ledger (``python``, ``tell``, ``prompt``, ...).
-            **values: every measured quantity, by name, in the campaign's units.
+            measured, **values: every measured quantity, by name, in the campaign's
+                units: as keywords, or as a mapping (for a quantity named like one of
+                the keywords above).
 
         Raises:
             AnswerError: a quantity unknown, missing, not a finite number or outside its
@@ -308,7 +320,7 @@ class OpenCampaign:
             ExperimentStateError: the experiment is not waiting for a result (or someone
                 else told it first).
         """
-        result = self._result(values, failed)
+        result = self._result({**(measured or {}), **values}, failed)
         point = None
         if actual:
             point = check_point(self._context(), actual, complete=False)
@@ -326,32 +338,34 @@ class OpenCampaign:
         return self.experiment(experiment_id)
 
     def add(
-        self, *, failed: str | None = None, by: str | None = None, **given: object
+        self,
+        values: Mapping[str, object] | None = None,
+        /,
+        *,
+        failed: str | None = None,
+        by: str | None = None,
+        **more: object,
     ) -> ExperimentRecord:
         """Record an experiment nobody proposed: its parameters and its result at once.
 
-        It counts against the budget and teaches the model like any other. ``given``
-        holds every parameter (fixed ones may be left out) and every measured quantity,
-        or only the parameters with ``failed``.
+        It counts against the budget and teaches the model like any other. ``values``
+        and the keywords hold every parameter (fixed ones may be left out) and every
+        measured quantity, or only the parameters with ``failed``.
         """
+        given = {**(values or {}), **more}
         context = self._context()
         parameters = {k: v for k, v in given.items() if k in context.parameters}
         measured = {k: v for k, v in given.items() if k not in context.parameters}
         result = self._result(measured, failed)
         point = check_point(context, parameters, complete=True)
         self._refuse_dry_run()
-        if budget_left(self.loaded.campaign, self.ledger.experiments()) <= 0:
-            raise InputError(
-                f"{self.run_dir}: the budget of {self.loaded.campaign.budget.experiments} "
-                "experiments is spent; raise budget.experiments in the campaign file (then "
-                "`tansaku revise`) to record more"
-            )
         experiment_id = self.ledger.add(
             point,
             objective=result.objective(self.loaded.campaign),
             values=result.values,
             failure=result.failure,
             by=by or who(),
+            budget=self.loaded.campaign.budget.experiments,
         )
         return self.experiment(experiment_id)
 

@@ -52,7 +52,7 @@ class Terminal:
         self.input = open(self.slave, encoding="utf-8", closefd=False)  # noqa: SIM115
         self._output = open(self.slave, "w", encoding="utf-8", closefd=False)  # noqa: SIM115
         self.console = Console(
-            file=self._output, width=140, highlight=False, markup=False, emoji=False
+            file=self._output, width=1000, highlight=False, markup=False, emoji=False
         )
         self.screen = ""
         self._seen = 0
