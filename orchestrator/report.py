@@ -10,7 +10,7 @@ from typing import Any
 
 from tansaku.campaign.expressions import OutcomeConstraint, parse_outcome_constraint
 from tansaku.campaign.objectives import Objective
-from tansaku.ledger import CampaignRecord, ExperimentRecord, Ledger, PriorRecord
+from tansaku.ledger import CampaignRecord, ExperimentRecord, Ledger, PriorRecord, RevisionRecord
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class CampaignSummary:
     experiments: list[ExperimentRecord]
     prior: list[PriorRecord] = field(default_factory=list)
     """Measurements made before the campaign (its prior data): not among ``experiments``."""
+    revisions: list[RevisionRecord] = field(default_factory=list)
+    """Changes to the campaign's settings made mid-campaign (``tansaku revise``)."""
 
     @property
     def name(self) -> str:
@@ -160,7 +162,9 @@ def best_experiment(
 def summarize(ledger: Ledger) -> CampaignSummary | None:
     """The summary of the campaign in ``ledger``; ``None`` before it is recorded."""
     record = ledger.campaign()
-    return None if record is None else CampaignSummary(record, ledger.experiments(), ledger.prior())
+    if record is None:
+        return None
+    return CampaignSummary(record, ledger.experiments(), ledger.prior(), ledger.revisions())
 
 
 def experiment_rows(summary: CampaignSummary) -> list[dict[str, Any]]:

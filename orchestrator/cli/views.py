@@ -124,6 +124,10 @@ def summary_panel(summary: CampaignSummary, running: bool | None = None) -> Pane
             f"counted above; best {summary.objective} "
             f"{_short(prior.values[summary.objective])} (line {prior.line})"
         )
+    if summary.revisions:
+        last = summary.revisions[-1]
+        times = "once" if len(summary.revisions) == 1 else f"{len(summary.revisions)} times"
+        lines.append(f"revised  {times}, last {_when(last.at)} UTC by {last.by}")
     calendar = summary.calendar
     if calendar is not None:
         kind = "simulated calendar" if summary.record.mode == "dry-run" else "calendar"

@@ -264,7 +264,8 @@ class Ledger:
                     raise LedgerMismatchError(
                         f"{self._where}this run directory holds campaign {stored_name!r} "
                         "with other settings; only the budget, stop rules and description may "
-                        "change between runs. Use a new --run-dir for a changed campaign."
+                        "change between runs. Use a new --run-dir for a changed campaign, or "
+                        "`tansaku revise` to change this one's plan on the record."
                     )
                 if stored_mode != mode:
                     raise LedgerMismatchError(

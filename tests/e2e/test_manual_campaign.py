@@ -226,33 +226,61 @@ def test_nothing_reaches_the_instrument_unapproved_across_a_restart(tmp_path: Pa
     assert status.returncode == 0 and "rejected" in status.stdout
 
 
-def test_the_prefect_form_takes_a_result(tmp_path: Path, prefect_server: str) -> None:
+def answer_prefect_forms(run_dir: Path, prefect_server: str, *answers: dict) -> None:
+    """Submit each of ``answers`` on the form the paused flow run shows, in turn, through
+    Prefect's own client as the UI does."""
     from prefect import get_client
     from prefect.flow_runs import resume_flow_run
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    campaign = manual_campaign(tmp_path, name="form", budget=1)
-    run_dir = tmp_path / "run"
-    with (
-        temporary_settings({PREFECT_API_URL: prefect_server}),
-        running(campaign, run_dir) as process,
-    ):
-        wait_until(lambda: waiting_ids(run_dir), "the experiment")
+    with temporary_settings({PREFECT_API_URL: prefect_server}):
         flow_run_id = wait_until(
             lambda: rows(run_dir, "SELECT flow_run_id FROM sessions WHERE flow_run_id IS NOT NULL"),
             "the flow run",
         )[0][0]
+        seen_forms: set[str] = set()
 
-        def paused() -> bool:
+        def new_pause() -> str | None:
             with get_client(sync_client=True) as client:
-                return client.read_flow_run(flow_run_id).state.is_paused()
+                state = client.read_flow_run(flow_run_id).state
+            key = state.state_details.pause_key if state and state.is_paused() else None
+            return key if key not in seen_forms else None
 
-        wait_until(paused, "the flow run to pause with its form")
-        resume_flow_run(flow_run_id, run_input={"conductance_ms": 512.0})
+        for answer in answers:
+            seen_forms.add(str(wait_until(new_pause, "the flow run to pause with its form")))
+            resume_flow_run(flow_run_id, run_input=answer)
+
+
+def test_the_prefect_form_takes_a_result(tmp_path: Path, prefect_server: str) -> None:
+    campaign = manual_campaign(tmp_path, name="form", budget=1)
+    run_dir = tmp_path / "run"
+    with running(campaign, run_dir) as process:
+        answer_prefect_forms(run_dir, prefect_server, {"conductance_ms": 512.0})
         _, err = process.communicate(timeout=120)
     assert process.returncode == 0, err
     assert rows(run_dir, "SELECT objective, raw FROM results") == [
         (512.0, json.dumps({"told_by": "Prefect UI", "via": "prefect"}))
+    ]
+
+
+def test_the_prefect_form_approves_and_rejects(tmp_path: Path, prefect_server: str) -> None:
+    campaign = manual_campaign(
+        tmp_path, name="form-approve", budget=1, approve=True, driver="simulated"
+    )
+    run_dir = tmp_path / "run"
+    with running(campaign, run_dir) as process:
+        answer_prefect_forms(
+            run_dir, prefect_server, {"approve": False, "reason": "too hot"}, {"approve": True}
+        )
+        _, err = process.communicate(timeout=120)
+    assert process.returncode == 0, err
+    assert rows(run_dir, "SELECT id, status FROM experiments ORDER BY id") == [
+        (1, "rejected"),
+        (2, "done"),
+    ]
+    assert rows(run_dir, "SELECT approved, reason, by FROM decisions ORDER BY 1") == [
+        (0, "too hot", "Prefect UI"),
+        (1, None, "Prefect UI"),
     ]
 
 
@@ -300,3 +328,28 @@ def test_results_typed_at_the_prompt_of_tansaku_run_in_a_terminal(tmp_path: Path
         (first, 321.0, None),
         (second, None, "film cracked"),
     ]
+
+
+def test_an_unapproved_proposal_never_reaches_the_drop_folder(tmp_path: Path) -> None:
+    from tests.e2e.test_file_drop_campaign import file_drop_campaign
+
+    campaign = file_drop_campaign(tmp_path, budget=4, slots=2, extra="approve: true")
+    run_dir = tmp_path / "run"
+    outbox = tmp_path / "drop" / "requests"
+
+    def requests() -> list[str]:
+        return sorted(p.name for p in outbox.glob("*")) if outbox.is_dir() else []
+
+    with running(campaign, run_dir) as process:
+        waiting = wait_until(lambda: len(waiting_ids(run_dir, "proposed")) == 2, "two proposals")
+        assert waiting and requests() == []
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    with running(campaign, run_dir) as process:
+        assert wait_until(lambda: waiting_ids(run_dir, "proposed"), "the proposals") == [1, 2]
+        approved = tansaku("approve", run_dir, 2, cwd=tmp_path)
+        assert approved.returncode == 0, approved.stderr
+        wait_until(lambda: waiting_ids(run_dir) == [2], "#2 sent to the robot")
+        # Only the approved proposal reached the robot's folder; #1 still waits.
+        assert wait_until(requests, "the request file") == ["printer-0002.json"]
+        assert waiting_ids(run_dir, "proposed") == [1]

@@ -86,6 +86,8 @@ def test_narrowed_bounds_are_recorded_and_the_resumed_run_keeps_inside_them(
     assert len(points) == 8
     for _, point in points[6:]:
         assert 0 <= json.loads(point)["x1"] <= 10
+    status = tansaku("status", run_dir, cwd=tmp_path)
+    assert status.returncode == 0 and "revised  once, last " in status.stdout
 
 
 def ledger_rows(run_dir: Path, query: str) -> list[tuple]:
