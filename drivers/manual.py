@@ -20,6 +20,7 @@ class ManualDriverConfig(DriverConfig):
     type: Literal["manual"] = "manual"
 
     def describe(self, base_dir: Path) -> list[str]:
+        """One line for ``validate``: who measures, and how many samples at once."""
         del base_dir
         samples = f"{self.slots} samples at once" if self.slots > 1 else "one sample at a time"
         return [f"by hand: a person measures {samples} and enters the results"]
@@ -41,12 +42,14 @@ class ManualDriver:
 
     @property
     def slots(self) -> int:
+        """How many experiments the person measures at once (``driver.slots``)."""
         return self.config.slots
 
     def connect(self) -> None:
         """Nothing to connect to."""
 
     def now(self) -> datetime:
+        """Wall time: a person works on the real clock."""
         return datetime.now(UTC)
 
     def close(self) -> None:

@@ -224,7 +224,7 @@ def status(
     out.print(summary_panel(summary, running=running))
     if last > 0 and summary.experiments:
         out.print(experiments_table(summary, last))
-    print_waiting(summary, run_dir, running)
+    print_waiting(summary, run_dir)
 
 
 @app.command()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -130,7 +130,7 @@ def tell(
     ] = None,
 ) -> None:
     """Record the result of an experiment that waits for one."""
-    from tansaku.people.answers import parse_assignments
+    from tansaku.people.answers import parse_assignments, point_text
     from tansaku.people.campaign import open_run
 
     with _answering():
@@ -138,7 +138,7 @@ def tell(
         made_at = parse_assignments(actual or [])
         with open_run(run_dir) as opened:
             record = opened.tell(
-                experiment, failed=failed, actual=made_at or None, via="tell", **given
+                experiment, given, failed=failed, actual=made_at or None, via="tell"
             )
             campaign = opened.loaded.campaign
     text = f"#{record.id} recorded: {_result_text(campaign, record)}"
@@ -146,8 +146,8 @@ def tell(
     if changed:
         proposed = {k: record.parameters.get(k) for k in changed}
         text += (
-            f"; made at {_point_text(campaign, changed)} "
-            f"(proposed {_point_text(campaign, proposed)})"
+            f"; made at {point_text(campaign.space, changed)} "
+            f"(proposed {point_text(campaign.space, proposed)})"
         )
     out.print(text, soft_wrap=True)
 
@@ -167,16 +167,16 @@ def add(
     failed: Failed = None,
 ) -> None:
     """Record an experiment you made on your own; it counts against the budget."""
-    from tansaku.people.answers import parse_assignments
+    from tansaku.people.answers import parse_assignments, point_text
     from tansaku.people.campaign import open_run
 
     with _answering():
         words = parse_assignments(given)
         with open_run(run_dir) as opened:
-            record = opened.add(failed=failed, **words)
+            record = opened.add(words, failed=failed)
             campaign = opened.loaded.campaign
     out.print(
-        f"#{record.id} added: {_point_text(campaign, record.parameters)} → "
+        f"#{record.id} added: {point_text(campaign.space, record.parameters)} → "
         f"{_result_text(campaign, record)}",
         soft_wrap=True,
     )
@@ -208,14 +208,14 @@ def reject(
     out.print(f"#{record.id} rejected: {record.decision_reason}", soft_wrap=True)
 
 
-def print_waiting(summary: CampaignSummary, run_dir: Path, running: bool) -> None:
+def print_waiting(summary: CampaignSummary, run_dir: Path) -> None:
     """``tansaku status``'s section on what waits for a person, and how to answer it."""
     from pydantic import TypeAdapter
 
     from tansaku.campaign import Parameter
     from tansaku.cli.views import answer_hints, waiting_table
 
-    records = waiting_for_people(summary, running)
+    records = waiting_for_people(summary)
     if not records:
         return
     # From the ledger's snapshot, not the campaign file: status reads the ledger alone.
@@ -225,22 +225,15 @@ def print_waiting(summary: CampaignSummary, run_dir: Path, running: bool) -> Non
         out.print(hint, soft_wrap=True)
 
 
-def waiting_for_people(summary: CampaignSummary, running: bool) -> list[ExperimentRecord]:
+def waiting_for_people(summary: CampaignSummary) -> list[ExperimentRecord]:
     """Experiments a person must answer: results to tell, proposals to approve."""
+    from tansaku.people.campaign import waits_for_person
+
     if summary.record.mode == "dry-run":
         return []  # its simulator measures, and it reaches no instrument to approve for
     driver = summary.record.snapshot["driver"]
-    # An instrument measures what a `tansaku run` started; a person measures for the
-    # manual driver, and whatever was asked for by hand (`tansaku suggest`) while no run
-    # holds the directory.
-    by_hand = driver["type"] == "manual" or not running
-    approving = bool(driver.get("approve"))
-    return [
-        e
-        for e in summary.experiments
-        if (e.status == "running" and by_hand)
-        or (e.status == "proposed" and approving and e.approved is None)
-    ]
+    manual, approve = driver["type"] == "manual", bool(driver.get("approve"))
+    return [e for e in summary.experiments if waits_for_person(e, manual=manual, approve=approve)]
 
 
 def _measured(campaign: Campaign) -> list[str]:
@@ -254,12 +247,6 @@ def _result_text(campaign: Campaign, record: ExperimentRecord) -> str:
     units = {q.name: q.unit for q in [*campaign.objectives, *campaign.outcomes]}
     values = record.values or {}
     return ", ".join(_assignment(name, values[name], units.get(name)) for name in values)
-
-
-def _point_text(campaign: Campaign, point: Mapping[str, object]) -> str:
-    """``anneal_temp_c = 143 degC, solvent = toluene``."""
-    units = {p.name: getattr(p, "unit", None) for p in campaign.space}
-    return ", ".join(_assignment(name, value, units.get(name)) for name, value in point.items())
 
 
 def _assignment(name: str, value: object, unit: str | None) -> str:

@@ -58,6 +58,7 @@ def revise(
         if old.text == new.text:
             out.print(f"{campaign} is the campaign as {run_dir} holds it; nothing to revise")
             return
+        version = opened.ledger.version()
         revision = compare(old.campaign, new.campaign, opened.ledger.experiments())
         refusal = revision.refusal()
         if refusal is not None:
@@ -76,6 +77,12 @@ def revise(
             raise _refuse("not revised; nothing was recorded")
         try:
             with RunDirectoryLock(run_dir):
+                if opened.ledger.version() != version:
+                    # A `suggest` or a result since the comparison: it may not hold now.
+                    raise _refuse(
+                        f"{run_dir} changed while the revision was checked; nothing was "
+                        "recorded. Run `tansaku revise` again."
+                    )
                 number = opened.ledger.record_revision(
                     source_path=str(new.path.resolve()),
                     source_text=new.text,

@@ -33,9 +33,9 @@ from tansaku.drivers.manual import ManualDriver
 from tansaku.flows import decisions, proposing
 from tansaku.flows.decisions import Propose, Stop, Submit, Wait, next_step
 from tansaku.flows.waiting import wait_for_people
-from tansaku.ledger import ExperimentRecord, Ledger
+from tansaku.ledger import ExperimentRecord, Ledger, LedgerChangedError, Version
 from tansaku.people.campaign import OpenCampaign
-from tansaku.proposer import Observation, Proposal, Proposer
+from tansaku.proposer import Proposal, Proposer
 
 logger = logging.getLogger("tansaku.flow")
 
@@ -125,11 +125,7 @@ class _Loop:
         self.ledger = ledger
         self.people = OpenCampaign(loaded, ledger.run_dir or Path("."), ledger)
         self.clock_start = clock_start
-        objective = self.campaign.objective.name
-        prior = [Observation(r.parameters, r.values[objective], r.values) for r in ledger.prior()]
-        self.proposer = Proposer(
-            self.campaign, loaded.candidates(), loaded.descriptors(), prior=prior
-        )
+        self.proposer = proposing.build_proposer(loaded, ledger.prior())
         driver_config = self.campaign.driver
         self.retrying = {
             "retries": driver_config.retries,
@@ -144,7 +140,7 @@ class _Loop:
         """One experiment at a time: measure each queued experiment, then propose more."""
         measure_with_retries = measure.with_options(**self.retrying)
         while True:
-            records = self.ledger.experiments()
+            version, records = self._read()
             # Nothing is ever in flight here (the runner settled what a previous run left
             # running), so a batch is the instrument's free slots; the loop waits only for
             # a person to approve proposals.
@@ -159,14 +155,14 @@ class _Loop:
             if isinstance(decision, Submit):
                 queue = [r for r in records if r.id in decision.experiment_ids]
             elif isinstance(decision, Propose):
-                if self._propose(records, decision.count, pending=_pending(records)):
+                if self._propose(records, decision.count, version):
                     continue  # the next decision sends them, or waits for their approval
                 decision = decision.if_pool_exhausted
             if isinstance(decision, Stop):
                 self.ledger.record_stop(decision.reason)
                 return decision.reason
             if isinstance(decision, Wait):
-                wait_for_people(self.people, records)
+                wait_for_people(self.people, records, version)
             for queued in queue:
                 experiment = self._experiment(queued)
                 self.ledger.mark_running(experiment.id)
@@ -189,10 +185,10 @@ class _Loop:
         """
         submit_with_retries = submit.with_options(**self.retrying)
         for record in self.ledger.experiments():
-            if record.status == "running":
+            if record.status == "running" and not self._for_person(record):
                 driver.resume(self._experiment(record), record.updated_at)
         while True:
-            records = self.ledger.experiments()
+            version, records = self._read()
             decision = next_step(
                 self.campaign,
                 records,
@@ -204,7 +200,7 @@ class _Loop:
             if isinstance(decision, Submit):
                 starting = [r for r in records if r.id in decision.experiment_ids]
             elif isinstance(decision, Propose):
-                if self._propose(records, decision.count, pending=_pending(records)):
+                if self._propose(records, decision.count, version):
                     continue  # the next decision sends them, or waits for their approval
                 decision = decision.if_pool_exhausted
             if starting:
@@ -220,13 +216,12 @@ class _Loop:
             elif isinstance(decision, Stop):
                 self.ledger.record_stop(decision.reason)
                 return decision.reason
-            elif (
-                isinstance(decision, Wait)
-                and decision.awaiting_approval
-                and not any(r.status == "running" for r in records)
+            elif isinstance(decision, Wait) and not any(
+                r.status == "running" and not self._for_person(r) for r in records
             ):
-                # Only people can move the campaign on: the Prefect form shows meanwhile.
-                wait_for_people(self.people, records)
+                # Only people can move the campaign on (an approval, a result asked for
+                # by hand): the Prefect form shows meanwhile.
+                wait_for_people(self.people, records, version)
             else:
                 # Wait: a result frees a slot or settles a pending stop (approvals given
                 # meanwhile are seen at the next turn).
@@ -243,7 +238,7 @@ class _Loop:
         counts as soon as the campaign runs again.
         """
         while True:
-            records = self.ledger.experiments()
+            version, records = self._read()
             decision = next_step(
                 self.campaign,
                 records,
@@ -256,29 +251,41 @@ class _Loop:
                     self.ledger.mark_running(experiment_id, note="shown to the person measuring")
                 continue
             if isinstance(decision, Propose):
-                if self._propose(records, decision.count, pending=_pending(records)):
+                if self._propose(records, decision.count, version):
                     continue
                 decision = decision.if_pool_exhausted
             if isinstance(decision, Stop):
                 self.ledger.record_stop(decision.reason)
                 return decision.reason
-            wait_for_people(self.people, records)
+            wait_for_people(self.people, records, version)
 
     def _experiment(self, record: ExperimentRecord) -> Experiment:
         return Experiment(self.campaign.name, record.id, record.parameters)
 
-    def _propose(
-        self,
-        records: Sequence[ExperimentRecord],
-        n: int,
-        pending: Sequence[Mapping[str, ParameterValue]],
-    ) -> list[ExperimentRecord]:
+    def _read(self) -> tuple[Version, list[ExperimentRecord]]:
+        """The ledger's version, then its experiments: a change after the version was read
+        shows as a new version, so a wait that starts from it cannot miss the change."""
+        return self.ledger.version(), self.ledger.experiments()
+
+    def _for_person(self, record: ExperimentRecord) -> bool:
+        return self.people.waits_for_person(record)
+
+    def _propose(self, records: Sequence[ExperimentRecord], n: int, version: Version) -> bool:
+        """Record up to ``n`` new proposals; ``False`` when the proposer has none left.
+
+        Proposals made while a person wrote to the ledger (a result, an experiment of
+        their own) are dropped, since they did not know it: the loop decides again.
+        """
         proposals = propose.with_options(
             task_run_name=f"propose-{self.campaign.name}-{len(records) + 1:04d}"
-        )(self.proposer, records, n, pending)
-        ids = self.ledger.record_proposals(proposing.as_rows(proposals))
-        new = set(ids)
-        return [r for r in self.ledger.experiments() if r.id in new]
+        )(self.proposer, records, n, proposing.pending(records))
+        if not proposals:
+            return False
+        try:
+            self.ledger.record_proposals(proposing.as_rows(proposals), unless_changed_since=version)
+        except LedgerChangedError:
+            logger.info("the ledger changed while proposing; proposing again")
+        return True
 
     def _record(self, experiment_id: int, measurement: Measurement, seconds: float) -> None:
         """Write a measurement to the ledger; an unusable value makes it a failure."""
@@ -322,11 +329,6 @@ class _Loop:
             finished_at=clock,
             driver_seconds=0.0,
         )
-
-
-def _pending(records: Sequence[ExperimentRecord]) -> list[Mapping[str, ParameterValue]]:
-    """Points proposed or in flight without a result yet: new proposals must know them."""
-    return [r.point for r in records if r.status in ("proposed", "running")]
 
 
 def _labels(experiments: Sequence[Experiment]) -> str:

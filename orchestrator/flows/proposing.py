@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from tansaku.ledger import ExperimentRecord
+from tansaku.campaign import LoadedCampaign
+from tansaku.ledger import ExperimentRecord, PriorRecord
 from tansaku.proposer import Observation, Proposal, Proposer
 from tansaku.values import ParameterValue
 
@@ -61,6 +62,22 @@ def learnable(proposer: Proposer, records: Sequence[ExperimentRecord]) -> list[E
     learns from inputs outside its normalised [0, 1] as well.
     """
     return [r for r in records if proposer.encoding.encodes(r.point)]
+
+
+def pending(records: Sequence[ExperimentRecord]) -> list[Mapping[str, ParameterValue]]:
+    """Points proposed or in flight without a result yet: new proposals must know them."""
+    return [r.point for r in records if r.status in ("proposed", "running")]
+
+
+def build_proposer(loaded: LoadedCampaign, prior: Sequence[PriorRecord]) -> Proposer:
+    """The campaign's proposer, knowing its candidates, descriptors and prior data."""
+    objective = loaded.campaign.objective.name
+    return Proposer(
+        loaded.campaign,
+        loaded.candidates(),
+        loaded.descriptors(),
+        prior=[Observation(r.parameters, r.values[objective], r.values) for r in prior],
+    )
 
 
 def as_rows(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:

@@ -29,6 +29,7 @@ from tansaku.drivers.registry import load_driver
 from tansaku.drivers.simulated import SimulatedDriver, SimulatedDriverConfig
 from tansaku.errors import InputError, InstrumentError, PrefectError
 from tansaku.ledger import Ledger, LedgerWriteError, PriorRecord, RunDirectoryLock
+from tansaku.people.campaign import FOR_PERSON
 
 LOG_FILE = "tansaku.log"
 PREFECT_SHUTDOWN_SECONDS = 5.0
@@ -160,7 +161,16 @@ def _run_locked(
     # for those experiments again instead of re-running them.
     # So does a person measuring by hand.
     if existing is not None and not isinstance(driver, AsyncDriver | ManualDriver):
-        requeued = ledger.reconcile_interrupted(campaign.driver.on_interrupted, driver.now())
+        # Experiments asked for by hand (`tansaku suggest`) are a person's, not the
+        # instrument's: they wait for their results as they are.
+        for_person = [
+            r.id
+            for r in ledger.experiments()
+            if r.status == "running" and r.proposer.get(FOR_PERSON)
+        ]
+        requeued = ledger.reconcile_interrupted(
+            campaign.driver.on_interrupted, driver.now(), leave=for_person
+        )
         if requeued:
             logger.info(
                 "experiments interrupted by the previous run: %s (%s)",

@@ -10,6 +10,7 @@ and into the same ledger as the others.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 from pydantic import BaseModel
@@ -21,23 +22,32 @@ from tansaku.flows.people_form import (
     result_form,
     wait_for_form,
 )
-from tansaku.ledger import ExperimentRecord
+from tansaku.ledger import ExperimentRecord, Version
+from tansaku.people.answers import point_text
 from tansaku.people.campaign import OpenCampaign
 
 logger = logging.getLogger("tansaku.flow")
 
 
-def wait_for_people(people: OpenCampaign, records: Sequence[ExperimentRecord]) -> None:
+NOTHING_TO_ASK_SECONDS = 1.0
+"""How long the flow waits before deciding again when nobody has anything to answer."""
+
+
+def wait_for_people(
+    people: OpenCampaign, records: Sequence[ExperimentRecord], version: Version
+) -> None:
     """Block until a person answers: a result, a decision, an experiment of their own.
 
     Shows the Prefect form for the oldest proposal waiting for approval, else for the
-    oldest experiment waiting for its result.
+    oldest experiment waiting for its result. ``version`` is the ledger's version read
+    before ``records``: any answer since then ends the wait at once.
     """
-    version = people.ledger.version()
-    awaiting = [r for r in records if r.status == "proposed"]
-    running = [r for r in records if r.status == "running"]
+    waiting = [r for r in records if people.waits_for_person(r)]
+    awaiting = [r for r in waiting if r.status == "proposed"]
+    running = [r for r in waiting if r.status == "running"]
     target = (awaiting or running or [None])[0]
     if target is None:
+        time.sleep(NOTHING_TO_ASK_SECONDS)
         return
     campaign = people.loaded.campaign
     if target.status == "proposed":
@@ -50,8 +60,9 @@ def wait_for_people(people: OpenCampaign, records: Sequence[ExperimentRecord]) -
         ]
         form = result_form(target.id, quantities)
         what = "Enter every measured quantity, or `failed` with the reason."
+    point = point_text(campaign.space, target.parameters)
     description = (
-        f"**{campaign.name}, experiment #{target.id}**: {_point(people, target)}\n\n{what} "
+        f"**{campaign.name}, experiment #{target.id}**: {point}\n\n{what} "
         f"From a shell: `tansaku {'approve' if target.status == 'proposed' else 'tell'} "
         f"{people.run_dir} {target.id} ...`"
     )
@@ -73,15 +84,7 @@ def _apply(people: OpenCampaign, target: ExperimentRecord, answer: BaseModel) ->
                 people.reject(target.id, given.get("reason") or "", by="Prefect UI")
             return
         failed = given.pop("failed", None)
-        people.tell(target.id, failed=failed, by="Prefect UI", via="prefect", **given)
+        people.tell(target.id, given, failed=failed, by="Prefect UI", via="prefect")
     except InputError as error:
         # Shown in the flow run's logs in the Prefect UI; the form comes back.
         logger.warning("the Prefect form's answer for #%s was not recorded: %s", target.id, error)
-
-
-def _point(people: OpenCampaign, record: ExperimentRecord) -> str:
-    units = {p.name: getattr(p, "unit", None) for p in people.loaded.campaign.space}
-    return ", ".join(
-        f"{name} = {value}{' ' + units[name] if units.get(name) else ''}"
-        for name, value in record.parameters.items()
-    )

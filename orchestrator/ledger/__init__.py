@@ -13,6 +13,7 @@ from tansaku.ledger.ledger import (
     LedgerWriteError,
     PriorRecord,
     RevisionRecord,
+    Version,
 )
 from tansaku.ledger.lock import (
     RunDirectoryBusyError,
@@ -37,5 +38,6 @@ __all__ = [
     "RunDirectoryBusyError",
     "RunDirectoryLock",
     "RunDirectoryUnwritableError",
+    "Version",
     "is_held",
 ]

@@ -121,6 +121,16 @@ class PriorRecord:
 
 
 @dataclass(frozen=True)
+class Version:
+    """The ledger at one moment (:meth:`Ledger.version`): equal readings, no change between."""
+
+    changes: int
+    """The latest experiment transition."""
+    revisions: int
+    """The latest revision of the plan."""
+
+
+@dataclass(frozen=True)
 class RevisionRecord:
     """A change to the campaign's settings made mid-campaign (``tansaku revise``)."""
 
@@ -259,20 +269,7 @@ class Ledger:
                     )
                 )
             else:
-                stored_name, stored_fingerprint, stored_mode = existing
-                if stored_name != name or stored_fingerprint != fingerprint:
-                    raise LedgerMismatchError(
-                        f"{self._where}this run directory holds campaign {stored_name!r} "
-                        "with other settings; only the budget, stop rules and description may "
-                        "change between runs. Use a new --run-dir for a changed campaign, or "
-                        "`tansaku revise` to change this one's plan on the record."
-                    )
-                if stored_mode != mode:
-                    raise LedgerMismatchError(
-                        f"{self._where}this run directory holds a {stored_mode} campaign; "
-                        f"it cannot be continued as {mode}, or simulated and real results "
-                        "would mix. Use a new --run-dir."
-                    )
+                self._refuse_another(existing, name, fingerprint, mode)
                 connection.execute(
                     update(tables.campaign).values(
                         source_path=source_path, source_text=source_text, snapshot=dict(snapshot)
@@ -281,6 +278,31 @@ class Ledger:
         record = self.campaign()
         assert record is not None
         return record
+
+    def check_same_campaign(self, *, name: str, fingerprint: str, mode: str) -> None:
+        """Raise :class:`LedgerMismatchError` unless the ledger holds this very campaign
+        (or none yet); writes nothing."""
+        existing = self.campaign_fingerprint()
+        if existing is not None:
+            self._refuse_another(existing, name, fingerprint, mode)
+
+    def _refuse_another(
+        self, existing: tuple[str, str, str], name: str, fingerprint: str, mode: str
+    ) -> None:
+        stored_name, stored_fingerprint, stored_mode = existing
+        if stored_name != name or stored_fingerprint != fingerprint:
+            raise LedgerMismatchError(
+                f"{self._where}this run directory holds campaign {stored_name!r} "
+                "with other settings; only the budget, stop rules and description may "
+                "change between runs. Use a new --run-dir for a changed campaign, or "
+                "`tansaku revise` to change this one's plan on the record."
+            )
+        if stored_mode != mode:
+            raise LedgerMismatchError(
+                f"{self._where}this run directory holds a {stored_mode} campaign; "
+                f"it cannot be continued as {mode}, or simulated and real results "
+                "would mix. Use a new --run-dir."
+            )
 
     def campaign_fingerprint(self) -> tuple[str, str, str] | None:
         with self.engine.connect() as connection:
@@ -413,7 +435,7 @@ class Ledger:
         proposals: Sequence[Mapping[str, Any]],
         *,
         status: Literal["proposed", "running"] = "proposed",
-        unless_changed_since: int | None = None,
+        unless_changed_since: Version | None = None,
     ) -> list[int]:
         """Commit new experiments as ``proposed`` (or already ``running``); returns their ids.
 
@@ -454,9 +476,10 @@ class Ledger:
                     _transition(connection, experiment_id, "running", now, None)
         return ids
 
-    def version(self) -> int:
-        """A number that grows with every change to an experiment: compare two readings to
-        know whether anything happened in between (a result, a decision, a new proposal)."""
+    def version(self) -> Version:
+        """What grows with every change to an experiment or the plan: compare two readings
+        to know whether anything happened in between (a result, a decision, a new
+        proposal, a revision)."""
         with self.engine.connect() as connection:
             return _version(connection)
 
@@ -647,44 +670,37 @@ class Ledger:
         """
         now = utcnow()
         e = tables.experiments
-        try:
-            with self._write() as connection:
-                status = connection.execute(
-                    select(e.c.status).where(e.c.id == experiment_id)
-                ).scalar()
-                decided = connection.execute(
-                    select(tables.decisions.c.approved).where(
-                        tables.decisions.c.experiment_id == experiment_id
-                    )
-                ).first()
-                if status != "proposed" or decided is not None:
-                    raise ExperimentStateError(
-                        self._not_deciding(experiment_id, status, decided is not None)
-                    )
-                connection.execute(
-                    insert(tables.decisions).values(
-                        experiment_id=experiment_id,
-                        approved=approved,
-                        reason=reason,
-                        by=by,
-                        at=now,
-                    )
+        with self._write() as connection:
+            status = connection.execute(select(e.c.status).where(e.c.id == experiment_id)).scalar()
+            decided = connection.execute(
+                select(tables.decisions.c.approved).where(
+                    tables.decisions.c.experiment_id == experiment_id
                 )
-                if approved:
-                    _transition(connection, experiment_id, "proposed", now, f"approved by {by}")
-                else:
-                    connection.execute(
-                        update(e)
-                        .where(e.c.id == experiment_id)
-                        .values(status="rejected", updated_at=now)
-                    )
-                    _transition(
-                        connection, experiment_id, "rejected", now, f"rejected by {by}: {reason}"
-                    )
-        except IntegrityError:
-            raise ExperimentStateError(
-                self._not_deciding(experiment_id, "proposed", decided=True)
-            ) from None
+            ).first()
+            if status != "proposed" or decided is not None:
+                raise ExperimentStateError(
+                    self._not_deciding(experiment_id, status, decided is not None)
+                )
+            connection.execute(
+                insert(tables.decisions).values(
+                    experiment_id=experiment_id,
+                    approved=approved,
+                    reason=reason,
+                    by=by,
+                    at=now,
+                )
+            )
+            if approved:
+                _transition(connection, experiment_id, "proposed", now, f"approved by {by}")
+            else:
+                connection.execute(
+                    update(e)
+                    .where(e.c.id == experiment_id)
+                    .values(status="rejected", updated_at=now)
+                )
+                _transition(
+                    connection, experiment_id, "rejected", now, f"rejected by {by}: {reason}"
+                )
 
     def _not_waiting(self, experiment_id: int, status: str | None) -> str:
         why = {
@@ -753,19 +769,27 @@ class Ledger:
             ).mappings()
             return [RevisionRecord(**dict(row)) for row in rows]
 
-    def reconcile_interrupted(self, policy: Literal["rerun", "fail"], when: datetime) -> list[int]:
+    def reconcile_interrupted(
+        self,
+        policy: Literal["rerun", "fail"],
+        when: datetime,
+        leave: Collection[int] = (),
+    ) -> list[int]:
         """Deal with experiments a dead process left ``running``; returns their ids.
 
         ``rerun`` puts them back in the queue as ``proposed``; ``fail`` closes them as
-        failed. Either way none is lost and none gets two results.
+        failed. Either way none is lost and none gets two results. Those in ``leave``
+        (in a person's hands, not the instrument's) stay as they are.
         """
         now = utcnow()
         with self._write() as connection:
-            ids = list(
-                connection.execute(
+            ids = [
+                experiment_id
+                for experiment_id in connection.execute(
                     select(tables.experiments.c.id).where(tables.experiments.c.status == "running")
                 ).scalars()
-            )
+                if experiment_id not in leave
+            ]
             for experiment_id in ids:
                 if policy == "rerun":
                     connection.execute(
@@ -867,10 +891,14 @@ def _unwritable(path: Path, error: DatabaseError) -> str:
     )
 
 
-def _version(connection: Connection) -> int:
-    return int(
-        connection.execute(select(func.coalesce(func.max(tables.transitions.c.id), 0))).scalar()
-    )
+def _version(connection: Connection) -> Version:
+    changes, revisions = connection.execute(
+        select(
+            select(func.coalesce(func.max(tables.transitions.c.id), 0)).scalar_subquery(),
+            select(func.coalesce(func.max(tables.revisions.c.id), 0)).scalar_subquery(),
+        )
+    ).one()
+    return Version(int(changes), int(revisions))
 
 
 def _transition(

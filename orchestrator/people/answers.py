@@ -7,9 +7,11 @@ the terminal prompt, on the ``tansaku tell`` command line and in a notebook's ke
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from tansaku.campaign.fields import shown
+from tansaku.campaign.parameters import Parameter
 from tansaku.campaign.schema import Campaign
 from tansaku.drivers.base import CampaignContext, ParameterDomain
 from tansaku.errors import InputError
@@ -28,6 +30,7 @@ class Result:
     failure: str | None = None
 
     def objective(self, campaign: Campaign) -> float | None:
+        """The value of the campaign's (first) objective; ``None`` for a failure."""
         return None if self.failure else self.values[campaign.objective.name]
 
 
@@ -114,6 +117,19 @@ def check_point(
         for name, value in given.items()
     }
     return {**fixed, **point} if complete else point
+
+
+def point_text(space: Sequence[Parameter], point: Mapping[str, object]) -> str:
+    """``anneal_temp_c = 143 degC, solvent = toluene``: a point as people read and type it.
+
+    Numbers keep every digit they need (what the ledger holds, not a table's rounding).
+    """
+    units = {p.name: getattr(p, "unit", None) for p in space}
+    return ", ".join(
+        f"{name} = {shown(value) if isinstance(value, float) else value}"
+        + (f" {units[name]}" if units.get(name) else "")
+        for name, value in point.items()
+    )
 
 
 def _parameter(name: str, domain: ParameterDomain, kind: str, value: object) -> ParameterValue:

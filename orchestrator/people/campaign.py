@@ -13,22 +13,25 @@ the campaign first, so a notebook, ``tansaku tell`` in a shell and a waiting
 from __future__ import annotations
 
 import getpass
+import logging
 import socket
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from tansaku.campaign import LoadedCampaign, load_campaign
 from tansaku.campaign.fingerprint import fingerprint
 from tansaku.campaign.loading import parse_campaign
 from tansaku.drivers.base import CampaignContext
 from tansaku.errors import InputError
-from tansaku.flows.decisions import Propose, Stop, Submit, Wait, next_step
+from tansaku.flows.decisions import Decision, Propose, Stop, Submit, Wait, next_step
 from tansaku.ledger import (
     ExperimentRecord,
+    ExperimentStateError,
     Ledger,
     LedgerChangedError,
     LedgerMissingError,
@@ -45,6 +48,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tansaku.proposer import Proposer
+
+FOR_PERSON = "for_person"
+"""Marks, in an experiment's proposer details, one handed to a person (``suggest``):
+whatever the campaign's instrument, its result comes from a person."""
+
+logger = logging.getLogger("tansaku.people")
 
 SUGGEST_ATTEMPTS = 3
 """How often ``suggest`` proposes again when another process wrote to the ledger while it
@@ -80,6 +89,24 @@ def default_run_dir(loaded: LoadedCampaign) -> Path:
     return loaded.base_dir / declared if declared else Path("runs") / loaded.campaign.name
 
 
+def waits_for_person(record: ExperimentRecord, *, manual: bool, approve: bool) -> bool:
+    """Whether ``record`` waits for a person, in a live campaign.
+
+    Args:
+        record: an experiment of the campaign.
+        manual: the campaign's driver is ``manual``: a person measures everything.
+        approve: the campaign's ``driver.approve``.
+
+    Returns:
+        ``True`` for an experiment in a person's hands waiting for its result (any of a
+        manual campaign, one asked for with ``suggest`` otherwise) and for a proposal
+        waiting for approval; an instrument's experiments are the instrument's to answer.
+    """
+    if record.status == "running":
+        return manual or bool(record.proposer.get(FOR_PERSON))
+    return record.status == "proposed" and approve and record.approved is None
+
+
 def who() -> str:
     """``user@host``: who told a result or decided, for the ledger."""
     return f"{getpass.getuser()}@{socket.gethostname()}"
@@ -103,13 +130,15 @@ def open_campaign(campaign: str | Path, run_dir: str | Path | None = None) -> Op
         ) from None
     ledger = Ledger.open(where)
     try:
-        record = ledger.campaign()
-        if record is None:
+        if ledger.campaign() is None:
             # Recorded under the lock, so a `tansaku run` starting now is told to wait.
             with RunDirectoryLock(where):
                 _start(ledger, loaded, clock_start=datetime.now(UTC))
         else:
-            _start(ledger, loaded, clock_start=record.clock_start)
+            # Only checked: the file as given is recorded when it is acted on (`ask`).
+            ledger.check_same_campaign(
+                name=loaded.campaign.name, fingerprint=fingerprint(loaded), mode="live"
+            )
     except BaseException:
         ledger.close()
         raise
@@ -164,6 +193,7 @@ class OpenCampaign:
         self.run_dir = run_dir
         self.ledger = ledger
         self._proposer: Proposer | None = None
+        self._dry_run: bool | None = None  # read from the ledger once it holds the campaign
 
     def __enter__(self) -> OpenCampaign:
         return self
@@ -177,6 +207,7 @@ class OpenCampaign:
         self.close()
 
     def close(self) -> None:
+        """Release the ledger (the context manager does it too)."""
         self.ledger.close()
 
     def __repr__(self) -> str:
@@ -197,6 +228,7 @@ class OpenCampaign:
         """Like :meth:`suggest`, also saying why no more (or fewer) were proposed."""
         if n < 1:
             raise InputError(f"-n {n}: ask for at least one experiment")
+        self._refuse_while_run()
         for _ in range(SUGGEST_ATTEMPTS):
             version = self.ledger.version()
             records = self.ledger.experiments()
@@ -209,17 +241,29 @@ class OpenCampaign:
             if isinstance(decision, Submit):
                 return Suggested([], self._refuse_queued(decision))
             assert isinstance(decision, Propose)
-            from tansaku.flows.proposing import as_rows, ask
+            from tansaku.flows import proposing
 
-            pending = [r.point for r in records if r.status in ("running", "proposed")]
-            proposals = ask(self.proposer, records, decision.count, pending)
+            with warnings.catch_warnings(record=True) as caught:
+                # A fit's numerical warnings go to the log, as in `tansaku run`.
+                proposals = proposing.ask(
+                    self.proposer, records, decision.count, proposing.pending(records)
+                )
+            for warning in caught:
+                logger.info("while proposing: %s", warning.message)
             if not proposals:
                 return Suggested([], decision_reason(decision.if_pool_exhausted))
+            rows = [
+                {**row, "proposer": {**row["proposer"], FOR_PERSON: True}}
+                for row in proposing.as_rows(proposals)
+            ]
             try:
                 with self._writing():
-                    self.ledger.reopen()  # a raised budget lets a stopped campaign go on
+                    # The file as given now governs: a raised budget lets a stopped
+                    # campaign go on.
+                    _start(self.ledger, self.loaded, clock_start=self._clock_start())
+                    self.ledger.reopen()
                     ids = self.ledger.record_proposals(
-                        as_rows(proposals), status="running", unless_changed_since=version
+                        rows, status="running", unless_changed_since=version
                     )
             except LedgerChangedError:
                 continue
@@ -238,30 +282,23 @@ class OpenCampaign:
     def proposer(self) -> Proposer:
         """The campaign's proposer (built on first use: it loads torch)."""
         if self._proposer is None:
-            from tansaku.proposer import Observation, Proposer
+            from tansaku.flows.proposing import build_proposer
 
-            objective = self.loaded.campaign.objective.name
-            prior = [
-                Observation(r.parameters, r.values[objective], r.values)
-                for r in self.ledger.prior()
-            ]
-            self._proposer = Proposer(
-                self.loaded.campaign,
-                self.loaded.candidates(),
-                self.loaded.descriptors(),
-                prior=prior,
-            )
+            self._proposer = build_proposer(self.loaded, self.ledger.prior())
         return self._proposer
 
-    def _next(self, records: Sequence[ExperimentRecord], n: int) -> Any:
+    def _clock_start(self) -> datetime:
         record = self.ledger.campaign()
-        assert record is not None
+        assert record is not None, "open_campaign records the campaign"
+        return record.clock_start
+
+    def _next(self, records: Sequence[ExperimentRecord], n: int) -> Decision:
         return next_step(
             self.loaded.campaign,
             records,
             free_slots=n,
             now=datetime.now(UTC),
-            clock_start=record.clock_start,
+            clock_start=self._clock_start(),
         )
 
     def _refuse_queued(self, decision: Submit) -> str:
@@ -280,12 +317,15 @@ class OpenCampaign:
 
     def _writing(self) -> RunDirectoryLock:
         """Hold the run directory for one write; refused while a `tansaku run` holds it."""
+        self._refuse_while_run()
+        return RunDirectoryLock(self.run_dir)
+
+    def _refuse_while_run(self) -> None:
         if is_held(self.run_dir):
             raise RunDirectoryBusyError(
                 f"{self.run_dir} is being run by `tansaku run`, which proposes the next "
                 "experiments itself; tell it results (`tansaku tell`) instead of asking."
             )
-        return RunDirectoryLock(self.run_dir)
 
     # Telling -------------------------------------------------------------------------
 
@@ -324,8 +364,17 @@ class OpenCampaign:
         point = None
         if actual:
             point = check_point(self._context(), actual, complete=False)
+        experiment_id = _id(experiment_id)
         self._refuse_dry_run()
         record = next((r for r in self.ledger.experiments() if r.id == experiment_id), None)
+        campaign = self.loaded.campaign
+        if record is not None and record.status == "running" and not self.waits_for_person(record):
+            raise ExperimentStateError(
+                f"{self.run_dir}: experiment #{experiment_id} is being measured by the "
+                f"{campaign.driver.type} instrument, whose result the run records; only "
+                "experiments in a person's hands (a manual campaign's, or asked for with "
+                "`tansaku suggest`) are told"
+            )
         self.ledger.tell(
             experiment_id,
             objective=result.objective(self.loaded.campaign),
@@ -371,15 +420,39 @@ class OpenCampaign:
 
     def approve(self, experiment_id: int, *, by: str | None = None) -> ExperimentRecord:
         """Let a proposal go to the instrument (campaigns with ``driver.approve: true``)."""
+        experiment_id = _id(experiment_id)
+        self._refuse_without_approval(experiment_id)
         self.ledger.decide(experiment_id, approved=True, reason=None, by=by or who())
         return self.experiment(experiment_id)
 
     def reject(self, experiment_id: int, reason: str, *, by: str | None = None) -> ExperimentRecord:
         """Refuse a proposal: it never runs, and the proposer avoids it like a failure."""
+        experiment_id = _id(experiment_id)
+        self._refuse_without_approval(experiment_id)
         if not reason.strip():
             raise AnswerError("say why the proposal is rejected, e.g. --reason 'unsafe ratio'")
         self.ledger.decide(experiment_id, approved=False, reason=reason.strip(), by=by or who())
         return self.experiment(experiment_id)
+
+    def _refuse_without_approval(self, experiment_id: int) -> None:
+        if not self.loaded.campaign.driver.approve:
+            raise ExperimentStateError(
+                f"{self.run_dir}: experiment #{experiment_id} needs no approval: this "
+                "campaign sends its proposals without one (set driver.approve: true, then "
+                "`tansaku revise`, to approve each)"
+            )
+
+    def waits_for_person(self, record: ExperimentRecord) -> bool:
+        """Whether ``record`` waits for a person's result or approval, not an instrument.
+
+        Never in a dry run, whose simulator answers everything.
+        """
+        if self._dry_run is None:
+            stored = self.ledger.campaign()
+            self._dry_run = stored is not None and stored.mode == "dry-run"
+        driver = self.loaded.campaign.driver
+        manual = driver.type == "manual"
+        return not self._dry_run and waits_for_person(record, manual=manual, approve=driver.approve)
 
     def _result(self, values: Mapping[str, object], failed: str | None) -> Result:
         if failed is not None:
@@ -409,6 +482,7 @@ class OpenCampaign:
         return self.ledger.experiments()
 
     def experiment(self, experiment_id: int) -> ExperimentRecord:
+        """The experiment with this id, with its result where there is one."""
         found = next((r for r in self.ledger.experiments() if r.id == experiment_id), None)
         if found is None:
             raise AnswerError(f"{self.run_dir} holds no experiment #{experiment_id}")
@@ -416,7 +490,7 @@ class OpenCampaign:
 
     def waiting(self) -> list[ExperimentRecord]:
         """Experiments waiting for a person: a result (running) or a decision (proposed)."""
-        return [r for r in self.ledger.experiments() if r.status in ("running", "proposed")]
+        return [r for r in self.ledger.experiments() if self.waits_for_person(r)]
 
     def observations(self) -> pd.DataFrame:
         """One row per experiment: parameters, measured values, status, times."""
@@ -435,5 +509,14 @@ class OpenCampaign:
         return None if summary is None else summary.best
 
 
+def _id(experiment_id: object) -> int:
+    """An experiment id as a notebook may give it (``7`` or ``"7"``)."""
+    try:
+        return int(str(experiment_id))
+    except ValueError:
+        raise AnswerError(f"{experiment_id!r} is not an experiment id (a whole number)") from None
+
+
 def decision_reason(decision: Stop | Wait) -> str:
+    """Why a decision proposes nothing: its stop reason, or the one pending."""
     return decision.reason if isinstance(decision, Stop) else (decision.stop_pending or "")

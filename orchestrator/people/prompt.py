@@ -36,10 +36,9 @@ from typing import IO, Any
 from rich.console import Console, Group, RenderableType
 from rich.text import Text
 
-from tansaku.campaign.fields import shown
 from tansaku.errors import TansakuError
 from tansaku.ledger import ExperimentRecord
-from tansaku.people.answers import AnswerError, check_result, parse_assignments
+from tansaku.people.answers import AnswerError, parse_assignments, point_text
 from tansaku.people.campaign import OpenCampaign, open_run
 
 POLL_S = 0.3
@@ -291,12 +290,8 @@ class _Session:
             experiment_id = self._the_one_running()
         parameters = {k: v for k, v in line.values.items() if k in self.units}
         values = {k: v for k, v in line.values.items() if k not in self.units}
-        if line.failed is None:
-            # Checked before the call: a mistyped name must not reach tell() as one of
-            # its own keywords (`by=3`).
-            check_result(self.campaign.loaded.campaign, values)
         self.campaign.tell(
-            experiment_id, failed=line.failed, actual=parameters or None, via="prompt", **values
+            experiment_id, values, failed=line.failed, actual=parameters or None, via="prompt"
         )
         failed = f" (failed: {line.failed})" if line.failed else ""
         self._say(f"✓ #{experiment_id} recorded{failed}", "green")
@@ -353,9 +348,10 @@ class _Session:
 
     def _plain(self, records: Sequence[ExperimentRecord], title: str) -> Text:
         lines = [Text(f"{title}:", style="bold")]
+        space = self.campaign.loaded.campaign.space
         for r in records:
             approval = "  (to approve)" if r.status == "proposed" else ""
-            lines.append(Text(f"  #{r.id}  {self._point(r)}{approval}"))
+            lines.append(Text(f"  #{r.id}  {point_text(space, r.parameters)}{approval}"))
         return Text("\n").join(lines)
 
     def _hints(self, results: bool, approvals: bool) -> Text:
@@ -374,12 +370,6 @@ class _Session:
             lines.append(Text(hint, style="cyan"))
         return Text("\n").join(lines)
 
-    def _point(self, record: ExperimentRecord) -> str:
-        return ", ".join(
-            f"{name} = {_value(value)}" + (f" {self.units[name]}" if self.units.get(name) else "")
-            for name, value in record.parameters.items()
-        )
-
     def _say(self, sentence: str, style: str = "") -> None:
         self.console.print(Text(sentence, style=style))
 
@@ -392,10 +382,6 @@ def _title(results: int, approvals: int) -> str:
     if results and approvals:
         title += f", {approvals} proposal{'s' * (approvals > 1)} for approval"
     return title
-
-
-def _value(value: object) -> str:
-    return shown(value) if isinstance(value, float) else str(value)
 
 
 def _in_background(fd: int) -> bool:

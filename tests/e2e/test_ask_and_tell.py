@@ -161,7 +161,7 @@ BAD_ANSWERS = [
     (["tell", "{run}", "1", "g=3"], "#1 is not waiting for a result: it already has a result"),
     (["add", "{run}", "temp_c=100", "g=3"], "the experiment lacks solvent"),
     (["add", "{run}", "temp_c=100", "solvent=milk", "g=3"], "allows only water, ethanol"),
-    (["approve", "{run}", "2"], "#2 is not waiting for approval: it is running"),
+    (["approve", "{run}", "2"], "#2 needs no approval: this campaign sends its proposals"),
     (["tell", "{nowhere}", "1", "g=3"], "holds no campaign ledger"),
 ]
 

@@ -353,3 +353,23 @@ def test_an_unapproved_proposal_never_reaches_the_drop_folder(tmp_path: Path) ->
         # Only the approved proposal reached the robot's folder; #1 still waits.
         assert wait_until(requests, "the request file") == ["printer-0002.json"]
         assert waiting_ids(run_dir, "proposed") == [1]
+
+
+def test_an_instruments_experiment_is_not_told_and_one_asked_by_hand_is(tmp_path: Path) -> None:
+    from tests.e2e.test_file_drop_campaign import file_drop_campaign
+
+    campaign = file_drop_campaign(tmp_path, budget=3, slots=1)
+    run_dir = tmp_path / "run"
+    outbox = tmp_path / "drop" / "requests"
+    asked = tansaku("suggest", campaign, "--run-dir", run_dir, "-n", "1", cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    with running(campaign, run_dir) as process:
+        # The run leaves the experiment asked for by hand to its person and sends #2.
+        wait_until(lambda: (outbox / "printer-0002.json").exists(), "#2 sent to the robot")
+        assert sorted(p.name for p in outbox.iterdir()) == ["printer-0002.json"]
+        refused = tansaku("tell", run_dir, 2, "y=3", cwd=tmp_path)
+        assert refused.returncode == 2 and "measured by the file_drop instrument" in refused.stderr
+        told = tansaku("tell", run_dir, 1, "y=5", cwd=tmp_path)
+        assert told.returncode == 0, told.stderr
+        assert process.poll() is None, "the run goes on"
+    assert rows(run_dir, "SELECT experiment_id, objective FROM results") == [(1, 5.0)]
