@@ -141,6 +141,7 @@ def _parse_ports(given: list[str]) -> dict[str, str]:
 
 def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports: set[str]) -> None:
     from tansaku.cli.views import ProgressDisplay, summary_panel, waiting_table
+    from tansaku.flows.proposing import FOR_PERSON
     from tansaku.flows.runner import LOG_FILE, run_campaign
     from tansaku.ledger import Ledger
     from tansaku.people.prompt import TerminalPrompt
@@ -161,7 +162,11 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports:
         nonlocal prompt
         if prefect_ui:
             out.print(f"Prefect UI: {prefect_ui}")
-        if not with_people:
+        # Experiments asked for by hand wait for their person under any driver.
+        by_hand = any(
+            r.status == "running" and r.proposer.get(FOR_PERSON) for r in ledger.experiments()
+        )
+        if not (with_people or by_hand):
             display.start(ledger)
             return
         space = loaded.campaign.space

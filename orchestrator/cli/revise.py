@@ -42,7 +42,7 @@ def revise(
 ) -> None:
     """Change a campaign's plan between runs (bounds, values, budget, settings), on record."""
     from tansaku.campaign.fingerprint import fingerprint
-    from tansaku.ledger import RunDirectoryBusyError, RunDirectoryLock, is_held
+    from tansaku.ledger import LedgerChangedError, RunDirectoryBusyError, RunDirectoryLock, is_held
     from tansaku.people.campaign import open_run, who
     from tansaku.people.revision import compare, file_diff
 
@@ -77,12 +77,6 @@ def revise(
             raise _refuse("not revised; nothing was recorded")
         try:
             with RunDirectoryLock(run_dir):
-                if opened.ledger.version() != version:
-                    # A `suggest` or a result since the comparison: it may not hold now.
-                    raise _refuse(
-                        f"{run_dir} changed while the revision was checked; nothing was "
-                        "recorded. Run `tansaku revise` again."
-                    )
                 number = opened.ledger.record_revision(
                     source_path=str(new.path.resolve()),
                     source_text=new.text,
@@ -90,7 +84,14 @@ def revise(
                     fingerprint=fingerprint(new),
                     snapshot=new.campaign.model_dump(mode="json"),
                     by=who(),
+                    unless_changed_since=version,
                 )
+        except LedgerChangedError:
+            # A `suggest` or a result since the comparison: it may not hold now.
+            raise _refuse(
+                f"{run_dir} changed while the revision was checked; nothing was recorded. "
+                "Run `tansaku revise` again."
+            ) from None
         except RunDirectoryBusyError:
             raise _refuse(BUSY.format(run_dir=run_dir)) from None
         except TansakuError as error:

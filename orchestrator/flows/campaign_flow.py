@@ -251,7 +251,7 @@ class _Loop:
                     self.ledger.mark_running(experiment_id, note="shown to the person measuring")
                 continue
             if isinstance(decision, Propose):
-                if self._propose(records, decision.count, version):
+                if self._propose(records, decision.count, version, for_person=True):
                     continue
                 decision = decision.if_pool_exhausted
             if isinstance(decision, Stop):
@@ -270,11 +270,19 @@ class _Loop:
     def _for_person(self, record: ExperimentRecord) -> bool:
         return self.people.waits_for_person(record)
 
-    def _propose(self, records: Sequence[ExperimentRecord], n: int, version: Version) -> bool:
+    def _propose(
+        self,
+        records: Sequence[ExperimentRecord],
+        n: int,
+        version: Version,
+        for_person: bool = False,
+    ) -> bool:
         """Record up to ``n`` new proposals; ``False`` when the proposer has none left.
 
         Proposals made while a person wrote to the ledger (a result, an experiment of
         their own) are dropped, since they did not know it: the loop decides again.
+        ``for_person`` marks them as a person's to measure, which they stay should the
+        campaign later be revised onto an instrument.
         """
         proposals = propose.with_options(
             task_run_name=f"propose-{self.campaign.name}-{len(records) + 1:04d}"
@@ -282,7 +290,10 @@ class _Loop:
         if not proposals:
             return False
         try:
-            self.ledger.record_proposals(proposing.as_rows(proposals), unless_changed_since=version)
+            self.ledger.record_proposals(
+                proposing.as_rows(proposals, for_person=for_person),
+                unless_changed_since=version,
+            )
         except LedgerChangedError:
             logger.info("the ledger changed while proposing; proposing again")
         return True

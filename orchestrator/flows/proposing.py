@@ -80,10 +80,19 @@ def build_proposer(loaded: LoadedCampaign, prior: Sequence[PriorRecord]) -> Prop
     )
 
 
-def as_rows(proposals: Sequence[Proposal]) -> list[dict[str, Any]]:
-    """Proposals in the form :meth:`~tansaku.ledger.Ledger.record_proposals` takes."""
+FOR_PERSON = "for_person"
+"""Marks, in an experiment's proposer details, one handed to a person (by ``suggest``, or
+by a manual campaign): whatever the campaign's instrument, its result comes from a
+person, and no instrument takes it over."""
+
+
+def as_rows(proposals: Sequence[Proposal], for_person: bool = False) -> list[dict[str, Any]]:
+    """Proposals in the form :meth:`~tansaku.ledger.Ledger.record_proposals` takes;
+    ``for_person`` marks them as a person's to measure."""
+    mark = {FOR_PERSON: True} if for_person else {}
     return [
-        {"parameters": p.parameters, "method": p.method, "proposer": p.details} for p in proposals
+        {"parameters": p.parameters, "method": p.method, "proposer": {**p.details, **mark}}
+        for p in proposals
     ]
 
 

@@ -28,8 +28,8 @@ from tansaku.drivers.manual import ManualDriver
 from tansaku.drivers.registry import load_driver
 from tansaku.drivers.simulated import SimulatedDriver, SimulatedDriverConfig
 from tansaku.errors import InputError, InstrumentError, PrefectError
+from tansaku.flows.proposing import FOR_PERSON
 from tansaku.ledger import Ledger, LedgerWriteError, PriorRecord, RunDirectoryLock
-from tansaku.people.campaign import FOR_PERSON
 
 LOG_FILE = "tansaku.log"
 PREFECT_SHUTDOWN_SECONDS = 5.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import os
 import socket
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -550,24 +550,30 @@ class Ledger:
         actual: Mapping[str, Any] | None,
         by: str,
         via: str,
+        refuse: Callable[[Mapping[str, Any]], str | None] = lambda details: None,
     ) -> None:
         """Record a result a person gives for an experiment waiting for one.
 
         ``actual`` holds the parameter values really used where they differ from the
-        proposal. Raises :class:`ExperimentStateError`, writing nothing, for an id that is
-        not waiting for a result; of two people telling the same experiment at once,
-        exactly one is recorded and the other gets that error.
+        proposal. ``refuse`` sees the experiment's proposer details in the same
+        transaction and returns why it is not the person's to tell (``None``: it is).
+        Raises :class:`ExperimentStateError`, writing nothing, for an id that is not
+        waiting for a result or that ``refuse`` refuses; of two people telling the same
+        experiment at once, exactly one is recorded and the other gets that error.
         """
         now = utcnow()
         e = tables.experiments
         try:
             with self._write() as connection:
                 row = connection.execute(
-                    select(e.c.status, e.c.updated_at).where(e.c.id == experiment_id)
+                    select(e.c.status, e.c.updated_at, e.c.proposer).where(e.c.id == experiment_id)
                 ).first()
                 status = None if row is None else row[0]
                 if status != "running":
                     raise ExperimentStateError(self._not_waiting(experiment_id, status))
+                refusal = refuse(row[2])
+                if refusal is not None:
+                    raise ExperimentStateError(f"{self._where}{refusal}")
                 connection.execute(
                     insert(tables.results).values(
                         experiment_id=experiment_id,
@@ -736,10 +742,19 @@ class Ledger:
         fingerprint: str,
         snapshot: Mapping[str, Any],
         by: str,
+        unless_changed_since: Version,
     ) -> int:
-        """Replace the campaign's settings with a revised file, keeping the old on record."""
+        """Replace the campaign's settings with a revised file, keeping the old on record.
+
+        Raises :class:`LedgerChangedError`, writing nothing, if anything was written since
+        ``unless_changed_since``: the revision was checked against what was there then.
+        """
         now = utcnow()
         with self._write() as connection:
+            if _version(connection) != unless_changed_since:
+                raise LedgerChangedError(
+                    f"{self._where}the ledger changed while the revision was checked"
+                )
             result = connection.execute(
                 insert(tables.revisions).values(
                     at=now,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tansaku.campaign import LoadedCampaign, load_campaign
 from tansaku.campaign.fingerprint import fingerprint
@@ -29,7 +29,9 @@ from tansaku.campaign.loading import parse_campaign
 from tansaku.drivers.base import CampaignContext
 from tansaku.errors import InputError
 from tansaku.flows.decisions import Decision, Propose, Stop, Submit, Wait, next_step
+from tansaku.flows.proposing import FOR_PERSON
 from tansaku.ledger import (
+    CampaignRecord,
     ExperimentRecord,
     ExperimentStateError,
     Ledger,
@@ -48,10 +50,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tansaku.proposer import Proposer
-
-FOR_PERSON = "for_person"
-"""Marks, in an experiment's proposer details, one handed to a person (``suggest``):
-whatever the campaign's instrument, its result comes from a person."""
 
 logger = logging.getLogger("tansaku.people")
 
@@ -252,19 +250,16 @@ class OpenCampaign:
                 logger.info("while proposing: %s", warning.message)
             if not proposals:
                 return Suggested([], decision_reason(decision.if_pool_exhausted))
-            rows = [
-                {**row, "proposer": {**row["proposer"], FOR_PERSON: True}}
-                for row in proposing.as_rows(proposals)
-            ]
+            rows = proposing.as_rows(proposals, for_person=True)
             try:
                 with self._writing():
+                    ids = self.ledger.record_proposals(
+                        rows, status="running", unless_changed_since=version
+                    )
                     # The file as given now governs: a raised budget lets a stopped
                     # campaign go on.
                     _start(self.ledger, self.loaded, clock_start=self._clock_start())
                     self.ledger.reopen()
-                    ids = self.ledger.record_proposals(
-                        rows, status="running", unless_changed_since=version
-                    )
             except LedgerChangedError:
                 continue
             return Suggested(
@@ -287,10 +282,13 @@ class OpenCampaign:
             self._proposer = build_proposer(self.loaded, self.ledger.prior())
         return self._proposer
 
-    def _clock_start(self) -> datetime:
+    def _stored(self) -> CampaignRecord:
         record = self.ledger.campaign()
-        assert record is not None, "open_campaign records the campaign"
-        return record.clock_start
+        assert record is not None, "open_campaign and open_run find the campaign recorded"
+        return record
+
+    def _clock_start(self) -> datetime:
+        return self._stored().clock_start
 
     def _next(self, records: Sequence[ExperimentRecord], n: int) -> Decision:
         return next_step(
@@ -367,14 +365,18 @@ class OpenCampaign:
         experiment_id = _id(experiment_id)
         self._refuse_dry_run()
         record = next((r for r in self.ledger.experiments() if r.id == experiment_id), None)
-        campaign = self.loaded.campaign
-        if record is not None and record.status == "running" and not self.waits_for_person(record):
-            raise ExperimentStateError(
-                f"{self.run_dir}: experiment #{experiment_id} is being measured by the "
-                f"{campaign.driver.type} instrument, whose result the run records; only "
-                "experiments in a person's hands (a manual campaign's, or asked for with "
-                "`tansaku suggest`) are told"
+        driver = self.loaded.campaign.driver
+
+        def instruments(details: Mapping[str, Any]) -> str | None:
+            # Decided in the ledger's write, where the flow cannot hand it over meanwhile.
+            if driver.type == "manual" or details.get(FOR_PERSON):
+                return None
+            return (
+                f"experiment #{experiment_id} is being measured by the {driver.type} "
+                "instrument, whose result the run records; only experiments in a person's "
+                "hands (a manual campaign's, or asked for with `tansaku suggest`) are told"
             )
+
         self.ledger.tell(
             experiment_id,
             objective=result.objective(self.loaded.campaign),
@@ -383,6 +385,7 @@ class OpenCampaign:
             actual=None if point is None or record is None else {**record.parameters, **point},
             by=by or who(),
             via=via,
+            refuse=instruments,
         )
         return self.experiment(experiment_id)
 
@@ -414,7 +417,9 @@ class OpenCampaign:
             values=result.values,
             failure=result.failure,
             by=by or who(),
-            budget=self.loaded.campaign.budget.experiments,
+            # The budget the ledger holds: a file given to `tansaku.open` with another
+            # is recorded only when it is acted on (`suggest`, `tansaku run`).
+            budget=int(self._stored().snapshot["budget"]["experiments"]),
         )
         return self.experiment(experiment_id)
 
@@ -435,6 +440,7 @@ class OpenCampaign:
         return self.experiment(experiment_id)
 
     def _refuse_without_approval(self, experiment_id: int) -> None:
+        self._refuse_dry_run()
         if not self.loaded.campaign.driver.approve:
             raise ExperimentStateError(
                 f"{self.run_dir}: experiment #{experiment_id} needs no approval: this "

@@ -146,6 +146,10 @@ def test_a_manual_campaign_is_answered_by_tell_from_another_shell(tmp_path: Path
         "SELECT id, status, objective FROM experiments JOIN results "
         "ON results.experiment_id = experiments.id ORDER BY id",
     ) == [(i, "done", 100.0 + 10 * i) for i in range(1, 5)]
+    # A person's experiments stay theirs, should the campaign move onto an instrument.
+    assert all(
+        json.loads(d)["for_person"] for (d,) in rows(run_dir, "SELECT proposer FROM experiments")
+    )
     # The run showed what to measure, with units and where each value lies in its bounds.
     shown = out.replace("\xa0", " ")  # the table keeps a value and its range together
     assert "anneal_temp_c" in shown and "degC" in shown and "% of 60\u2013250" in shown

@@ -108,3 +108,29 @@ def test_another_campaign_on_the_same_run_directory_is_refused(tmp_path: Path) -
         tansaku.open(film(tmp_path, name="other"), run_dir=run_dir)
     assert refused.value.exit_code == 2
     assert "holds campaign 'film'" in str(refused.value)
+
+
+def test_a_raised_budget_counts_once_the_campaign_acts_on_it(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    with tansaku.open(film(tmp_path), run_dir=run_dir) as campaign:
+        for suggestion in campaign.suggest(2) + campaign.suggest(2):
+            campaign.tell(suggestion.id, g=1.0 + suggestion.id)
+        assert campaign.ask().stop_reason == "budget reached: 4 of 4 experiments"
+    raised = tmp_path / "raised.yaml"
+    raised.write_text(film(tmp_path).read_text().replace("experiments: 4", "experiments: 5"))
+    with tansaku.open(raised, run_dir=run_dir) as campaign:
+        # Opening writes nothing: the ledger still holds the budget it ran with.
+        with pytest.raises(tansaku.InputError, match="budget of 4 experiments is spent"):
+            campaign.add(temp_c=100, solvent="water", g=2.0)
+        [fifth] = campaign.suggest()  # acting on the raised file records it
+        assert fifth.id == 5
+    with tansaku.open_run(run_dir) as campaign:
+        assert campaign.loaded.campaign.budget.experiments == 5
+
+
+def test_a_notebook_may_give_an_experiment_id_as_text(tmp_path: Path) -> None:
+    with tansaku.open(film(tmp_path), run_dir=tmp_path / "run") as campaign:
+        [suggestion] = campaign.suggest()
+        assert campaign.tell(str(suggestion.id), g=2.0).status == "done"
+        with pytest.raises(tansaku.InputError, match="is not an experiment id"):
+            campaign.tell("first", g=2.0)
