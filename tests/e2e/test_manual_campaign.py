@@ -230,29 +230,49 @@ def test_nothing_reaches_the_instrument_unapproved_across_a_restart(tmp_path: Pa
     assert status.returncode == 0 and "rejected" in status.stdout
 
 
-def answer_prefect_forms(run_dir: Path, prefect_server: str, *answers: dict) -> None:
-    """Submit each of ``answers`` on the form the paused flow run shows, in turn, through
-    Prefect's own client as the UI does."""
-    from prefect import get_client
-    from prefect.flow_runs import resume_flow_run
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+class PrefectForms:
+    """The forms the paused flow run of ``run_dir`` shows, one after another, read through
+    Prefect's own client."""
 
-    with temporary_settings({PREFECT_API_URL: prefect_server}):
-        flow_run_id = wait_until(
-            lambda: rows(run_dir, "SELECT flow_run_id FROM sessions WHERE flow_run_id IS NOT NULL"),
-            "the flow run",
-        )[0][0]
-        seen_forms: set[str] = set()
+    def __init__(self, run_dir: Path, prefect_server: str) -> None:
+        self.run_dir, self.api = run_dir, prefect_server
+        self.seen: set[str] = set()
+
+    def next(self) -> str:
+        """Wait for the flow run to pause with a form not seen before; its flow run id."""
+        from prefect import get_client
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        query = "SELECT flow_run_id FROM sessions WHERE flow_run_id IS NOT NULL"
+        [(flow_run_id,)] = wait_until(lambda: rows(self.run_dir, query), "the flow run")
 
         def new_pause() -> str | None:
-            with get_client(sync_client=True) as client:
+            with (
+                temporary_settings({PREFECT_API_URL: self.api}),
+                get_client(sync_client=True) as client,
+            ):
                 state = client.read_flow_run(flow_run_id).state
             key = state.state_details.pause_key if state and state.is_paused() else None
-            return key if key not in seen_forms else None
+            return key if key not in self.seen else None
 
-        for answer in answers:
-            seen_forms.add(str(wait_until(new_pause, "the flow run to pause with its form")))
-            resume_flow_run(flow_run_id, run_input=answer)
+        self.seen.add(str(wait_until(new_pause, "the flow run to pause with its form")))
+        return flow_run_id
+
+    def answer(self, run_input: dict) -> None:
+        """Submit ``run_input`` on the next form, as the UI does."""
+        from prefect.flow_runs import resume_flow_run
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        flow_run_id = self.next()
+        with temporary_settings({PREFECT_API_URL: self.api}):
+            resume_flow_run(flow_run_id, run_input=run_input)
+
+
+def answer_prefect_forms(run_dir: Path, prefect_server: str, *answers: dict) -> None:
+    """Submit each of ``answers`` on the form the paused flow run shows, in turn."""
+    forms = PrefectForms(run_dir, prefect_server)
+    for answer in answers:
+        forms.answer(answer)
 
 
 def test_the_prefect_form_takes_a_result(tmp_path: Path, prefect_server: str) -> None:
