@@ -517,19 +517,16 @@ class Ledger:
         now = utcnow()
         status: Status = "failed" if failure else "done"
         with self._write() as connection:
-            connection.execute(
-                insert(tables.results).values(
-                    experiment_id=experiment_id,
-                    ok=failure is None,
-                    objective=objective,
-                    values=_json_safe(values),
-                    raw=_json_safe(raw),
-                    failure=failure,
-                    started_at=started_at,
-                    finished_at=finished_at,
-                    driver_seconds=driver_seconds,
-                    recorded_at=now,
-                )
+            _insert_result(
+                connection,
+                experiment_id,
+                objective,
+                values,
+                raw,
+                failure,
+                started_at,
+                finished_at,
+                driver_seconds=driver_seconds,
             )
             connection.execute(
                 update(tables.experiments)
@@ -574,19 +571,15 @@ class Ledger:
                 refusal = refuse(row[2])
                 if refusal is not None:
                     raise ExperimentStateError(f"{self._where}{refusal}")
-                connection.execute(
-                    insert(tables.results).values(
-                        experiment_id=experiment_id,
-                        ok=failure is None,
-                        objective=objective,
-                        values=_json_safe(values),
-                        raw={"told_by": by, "via": via},
-                        failure=failure,
-                        started_at=row[1],
-                        finished_at=now,
-                        driver_seconds=(now - row[1]).total_seconds(),
-                        recorded_at=now,
-                    )
+                _insert_result(
+                    connection,
+                    experiment_id,
+                    objective,
+                    values,
+                    {"told_by": by, "via": via},
+                    failure,
+                    started_at=row[1],
+                    finished_at=now,
                 )
                 if actual is not None:
                     connection.execute(
@@ -651,19 +644,15 @@ class Ledger:
                     updated_at=now,
                 )
             )
-            connection.execute(
-                insert(tables.results).values(
-                    experiment_id=experiment_id,
-                    ok=failure is None,
-                    objective=objective,
-                    values=_json_safe(values),
-                    raw={"told_by": by, "via": "add"},
-                    failure=failure,
-                    started_at=now,
-                    finished_at=now,
-                    driver_seconds=0.0,
-                    recorded_at=now,
-                )
+            _insert_result(
+                connection,
+                experiment_id,
+                objective,
+                values,
+                {"told_by": by, "via": "add"},
+                failure,
+                started_at=now,
+                finished_at=now,
             )
             _transition(connection, experiment_id, status, now, failure or f"added by {by}")
         return experiment_id
@@ -914,6 +903,35 @@ def _version(connection: Connection) -> Version:
         )
     ).one()
     return Version(int(changes), int(revisions))
+
+
+def _insert_result(
+    connection: Connection,
+    experiment_id: int,
+    objective: float | None,
+    values: Mapping[str, Any],
+    raw: Mapping[str, Any],
+    failure: str | None,
+    started_at: datetime,
+    finished_at: datetime,
+    driver_seconds: float | None = None,
+) -> None:
+    """The one result of an experiment; ``driver_seconds`` defaults to its duration."""
+    seconds = (finished_at - started_at).total_seconds()
+    connection.execute(
+        insert(tables.results).values(
+            experiment_id=experiment_id,
+            ok=failure is None,
+            objective=objective,
+            values=_json_safe(values),
+            raw=_json_safe(raw),
+            failure=failure,
+            started_at=started_at,
+            finished_at=finished_at,
+            driver_seconds=seconds if driver_seconds is None else driver_seconds,
+            recorded_at=utcnow(),
+        )
+    )
 
 
 def _transition(
