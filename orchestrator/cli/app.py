@@ -315,6 +315,6 @@ def main() -> None:
         raise
 
 
-# They register their commands on `app` (suggest, tell, add, approve, reject; revise),
-# so they need it defined above.
-from tansaku.cli import people, revise  # noqa: E402, F401
+# They register their commands on `app` (suggest, tell, add, approve, reject; predict;
+# report; revise), so they need it defined above.
+from tansaku.cli import people, predict, report, revise  # noqa: E402, F401

@@ -8,12 +8,15 @@ pending experiments, so a campaign asked by hand follows the rules of one that r
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tansaku.campaign import LoadedCampaign
 from tansaku.ledger import ExperimentRecord, PriorRecord
 from tansaku.proposer import Observation, Proposal, Proposer
 from tansaku.values import ParameterValue
+
+if TYPE_CHECKING:
+    from tansaku.proposer.surrogate import Surrogate
 
 
 def ask(
@@ -28,13 +31,7 @@ def ask(
     rejected point is never proposed again as it was. Experiments at a point the space
     no longer has (see :func:`learnable`) stay in the ledger but teach nothing.
     """
-    taught = learnable(proposer, records)
-    observations = [
-        Observation(r.point, r.objective, dict(r.values or {}))
-        for r in taught
-        if r.status == "done" and r.objective is not None
-    ]
-    failed = [r.point for r in taught if r.status in ("failed", "rejected")]
+    observations, failed = taught(proposer, records)
     rejected = {_key(r.parameters) for r in records if r.status == "rejected"}
     proposals = proposer.suggest(
         n, observations, pending, proposed_so_far=len(records), failed=failed
@@ -52,6 +49,27 @@ def ask(
         )
         kept += [p for p in again if _key(p.parameters) not in rejected]
     return kept
+
+
+def surrogate(proposer: Proposer, records: Sequence[ExperimentRecord]) -> Surrogate | None:
+    """The model the campaign's next proposal would use, fitted to what ``records`` teach;
+    ``None`` before two results."""
+    observations, failed = taught(proposer, records)
+    return proposer.surrogate(observations, failed, proposed_so_far=len(records))
+
+
+def taught(
+    proposer: Proposer, records: Sequence[ExperimentRecord]
+) -> tuple[list[Observation], list[Mapping[str, ParameterValue]]]:
+    """What ``records`` teach the proposer: the results, and the failed or rejected points."""
+    learned = learnable(proposer, records)
+    observations = [
+        Observation(r.point, r.objective, dict(r.values or {}))
+        for r in learned
+        if r.status == "done" and r.objective is not None
+    ]
+    failed = [r.point for r in learned if r.status in ("failed", "rejected")]
+    return observations, failed
 
 
 def learnable(proposer: Proposer, records: Sequence[ExperimentRecord]) -> list[ExperimentRecord]:

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tansaku.proposer import Proposer
+    from tansaku.proposer.surrogate import Surrogate
 
 logger = logging.getLogger("tansaku.people")
 
@@ -513,6 +514,57 @@ class OpenCampaign:
 
         summary = summarize(self.ledger)
         return None if summary is None else summary.best
+
+
+    # Predicting -----------------------------------------------------------------------
+
+    def surrogate(self) -> Surrogate | None:
+        """The model the campaign would propose with now, fitted to every result so far
+        (``None`` before two results). It loads torch."""
+        from tansaku.flows.proposing import surrogate
+
+        return surrogate(self.proposer, self.ledger.experiments())
+
+    def predict(
+        self, points: pd.DataFrame | Sequence[Mapping[str, object]]
+    ) -> pd.DataFrame:
+        """The model's mean and standard deviation of each modelled quantity at ``points``.
+
+        Args:
+            points: one row (or mapping) per point, a column per parameter; a fixed
+                parameter may be left out.
+
+        Returns:
+            One row per point and quantity: ``point`` (its number, from 1), the
+            parameters, ``quantity``, ``unit``,
+            ``mean``, ``sd`` (the model's uncertainty about the property, in its unit),
+            ``extrapolating`` and its ``reason``: outside the space, or an ``sd`` above
+            ``EXTRAPOLATION_SD_FRACTION`` of the measured spread
+            (``tansaku.people.prediction``).
+
+        Raises:
+            PointError: a parameter missing, unknown, not a number or a category the
+                space lacks; nothing is predicted.
+            NoModelYetError: fewer than two results to learn from.
+        """
+        from tansaku.people.prediction import NoModelYetError, PointError, predictions, read_point
+
+        rows = points.to_dict("records") if hasattr(points, "to_dict") else list(points)
+        campaign = self.loaded.campaign
+        named = []
+        for number, row in enumerate(rows, start=1):
+            try:
+                named.append(read_point(campaign, row))
+            except AnswerError as error:
+                raise PointError(number, str(error)) from None
+        model = self.surrogate()
+        if model is None:
+            done = sum(r.status == "done" for r in self.ledger.experiments())
+            raise NoModelYetError(
+                f"{self.run_dir} has {done} result{'s' * (done != 1)}; the model needs at "
+                "least 2 before it predicts"
+            )
+        return predictions(campaign, model, named)
 
 
 def _id(experiment_id: object) -> int:

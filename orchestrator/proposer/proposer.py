@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from torch.quasirandom import SobolEngine
 
     from tansaku.proposer.outcomes import OutcomeModel
+    from tansaku.proposer.surrogate import Surrogate
 
 
 class InitialDesignError(TansakuError):
@@ -200,7 +201,7 @@ class Proposer:
         values = [o.value for o in observations] + [worst] * len(failed)
         sign = -1.0 if objective.goal == "minimize" else 1.0
         signed = torch.tensor([[sign * v] for v in values], dtype=_dtype())
-        if campaign.effective_purpose == "screen" and objective.goal != "target":
+        if self._bilog:
             # Screening looks for the top of the distribution; on a log-like scale one
             # extreme measurement no longer flattens the model everywhere else.
             signed = signed.sign() * signed.abs().log1p()
@@ -309,7 +310,7 @@ class Proposer:
             optimize_over_space,
         )
         from tansaku.proposer.constraints import encode_constraints
-        from tansaku.proposer.model import describe, fit_model
+        from tansaku.proposer.model import describe
         from tansaku.proposer.outcomes import build_outcome_acquisition
 
         campaign = self.campaign
@@ -319,14 +320,7 @@ class Proposer:
         with torch.random.fork_rng(), _threads_for(len(observations)):
             torch.manual_seed(_mix(campaign.seed, proposed_so_far))
             started = time.perf_counter()
-            model = fit_model(
-                train_x,
-                train_y,
-                bounds,
-                self._categorical_features,
-                noise_free=campaign.noise_free,
-                stand_ins=len(failed),
-            )
+            model = self._fit(train_x, train_y, bounds, len(failed))
             fitted = time.perf_counter()
             acquisition = (
                 build_acquisition(
@@ -372,6 +366,71 @@ class Proposer:
             by_row = {tuple(self.encoding.encode(row)): row for row in remaining}
             points = [dict(by_row[tuple(row.tolist())]) for row in candidates]
         return [Proposal(point, "gp", details) for point in points]
+
+    def surrogate(
+        self,
+        observations: Sequence[Observation],
+        failed: Sequence[Mapping[str, ParameterValue]] = (),
+        proposed_so_far: int = 0,
+    ) -> Surrogate | None:
+        """The model the next proposal would use, to read what it believes.
+
+        The same training data (prior data, failures as the worst result with
+        ``proposer.failures: avoid``), the same fit and the same seed as
+        :meth:`suggest` with these arguments; ``None`` before two results, when the
+        campaign has no model yet.
+        """
+        import numpy as np
+        import torch
+
+        from tansaku.proposer.surrogate import Surrogate
+
+        observations = [*self.prior, *observations]
+        if len(observations) < 2:
+            return None
+        avoided = failed if self.campaign.proposer.failures == "avoid" else ()
+        train_x, train_y, outcomes = self._training_data(observations, avoided)
+        bounds = torch.tensor(self.encoding.bounds, dtype=_dtype()).T
+        with torch.random.fork_rng(), _threads_for(len(observations)):
+            torch.manual_seed(_mix(self.campaign.seed, proposed_so_far))
+            model = self._fit(train_x, train_y, bounds, len(avoided))
+        objective = self.campaign.objective
+        if outcomes is None:
+            measured = np.array([[o.value] for o in observations])
+            quantities = [objective.name]
+            scale = "bilog" if self._bilog else "signed"
+            sign = -1.0 if objective.goal == "minimize" else 1.0
+        else:
+            quantities = list(outcomes.columns)
+            measured = np.array([[o.outcomes[q] for q in quantities] for o in observations])
+            scale, sign = "signed", 1.0
+        return Surrogate(
+            model=model,
+            encoding=self.encoding,
+            quantities=quantities,
+            scale=scale,
+            sign=sign,
+            spread=measured.std(axis=0, ddof=1),
+            observations=len(observations),
+        )
+
+    @property
+    def _bilog(self) -> bool:
+        """Whether a single objective is modelled on the bilog scale (screening)."""
+        campaign = self.campaign
+        return campaign.effective_purpose == "screen" and campaign.objective.goal != "target"
+
+    def _fit(self, train_x: Any, train_y: Any, bounds: Any, stand_ins: int) -> Any:
+        from tansaku.proposer.model import fit_model
+
+        return fit_model(
+            train_x,
+            train_y,
+            bounds,
+            self._categorical_features,
+            noise_free=self.campaign.noise_free,
+            stand_ins=stand_ins,
+        )
 
     @cached_property
     def _categorical_features(self) -> dict[int, Any]:
