@@ -218,18 +218,36 @@ def _read_summary(run_dir: Path) -> CampaignSummary:
 def status(
     run_dir: RunDir,
     last: Annotated[int, typer.Option(help="How many recent experiments to list.")] = 10,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Show it again at each change until the campaign stops (Ctrl-C stops sooner).",
+        ),
+    ] = False,
+    every: Annotated[
+        float | None,
+        typer.Option(
+            min=0.1, metavar="SECONDS", help="With --watch: how often to look (default 2)."
+        ),
+    ] = None,
 ) -> None:
     """Progress, best result and calendar of a campaign, and what waits for a person."""
-    from tansaku.cli.people import print_waiting
-    from tansaku.cli.views import experiments_table, summary_panel
+    from tansaku.cli.status import print_status, status_parts, watch_status
     from tansaku.ledger import is_held
 
+    if every is not None and not watch:
+        raise _refuse("--every sets how often --watch looks; add --watch")
     summary = _read_summary(run_dir)
-    running = is_held(run_dir)
-    out.print(summary_panel(summary, running=running))
-    if last > 0 and summary.experiments:
-        out.print(experiments_table(summary, last))
-    print_waiting(summary, run_dir)
+    if not watch:
+        print_status(out, status_parts(summary, run_dir, is_held(run_dir), last))
+        return
+    try:
+        watch_status(out, run_dir, last, every_s=2.0 if every is None else every)
+    except TansakuError as error:
+        raise _refuse(str(error)) from None
+    except KeyboardInterrupt:
+        err.print("stopped watching")
 
 
 @app.command()

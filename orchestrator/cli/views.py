@@ -22,7 +22,7 @@ from tansaku.campaign.parameters import (
     Parameter,
 )
 from tansaku.ledger import ExperimentRecord, Ledger
-from tansaku.report import CampaignSummary, summarize
+from tansaku.report import CampaignSummary, best_experiment, summarize
 from tansaku.units import format_duration
 from tansaku.values import ParameterValue
 
@@ -117,6 +117,7 @@ def summary_panel(summary: CampaignSummary, running: bool | None = None) -> Pane
             f"best {summary.objective} ({summary.goal})  {_short(best.objective)} "
             f"at #{best.id}: {point}"
         )
+    lines.append(best_so_far_line(summary))
     if (prior := summary.best_prior) is not None:
         source = Path(prior.source_path).name
         lines.append(
@@ -184,6 +185,66 @@ def experiments_table(summary: CampaignSummary, last: int) -> Table:
 
 def _short(value: object) -> str:
     return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+BARS = "▁▂▃▄▅▆▇█"
+SPARKLINE_WIDTH = 40
+
+
+def best_so_far_line(summary: CampaignSummary, width: int = SPARKLINE_WIDTH) -> str:
+    """``best so far  ▁▁▃▅▅▇███  0.41 → 3.02 S/cm over 30 experiments``: the best value of
+    the first objective after each finished experiment, higher bars better whatever the goal.
+
+    The best is :func:`best_experiment`'s (failures and experiments that miss an outcome
+    constraint never count), in the order the experiments finished, so a watched line only
+    ever grows at its right end. Past ``width`` finished experiments it shows the best at
+    ``width`` evenly spaced counts, the first and the last included. A blank bar: no
+    feasible result yet by then.
+    """
+    objective = summary.objectives[0]
+    label = "best so far" if len(summary.objectives) == 1 else f"best so far ({objective.name})"
+    finished = sorted(
+        (e for e in summary.experiments if e.status in ("done", "failed")),
+        key=lambda e: (e.finished_at is None, e.finished_at or e.proposed_at, e.id),
+    )
+    if not finished:
+        return f"{label}  nothing measured yet"
+    total = len(finished)
+    counts = range(1, total + 1) if total <= width else _evenly_spaced(total, width)
+    constraints = summary.outcome_constraints
+    bests = [best_experiment(finished[:count], objective, constraints) for count in counts]
+    values = [float(b.objective or 0.0) if b is not None else None for b in bests]
+    experiments = f"{total} experiment{'s' * (total != 1)}"
+    measured = [v for v in values if v is not None]
+    if not measured:
+        feasible = " meeting the outcome constraints" if constraints else ""
+        return f"{label}  no successful result{feasible} yet in {experiments}"
+    unit = f" {objective.unit}" if objective.unit else ""
+    target = f" (target {objective.target:g})" if objective.target is not None else ""
+    bars = _bars([None if v is None else objective.score(v) for v in values])
+    return (
+        f"{label}  {bars}  {_short(measured[0])} → {_short(measured[-1])}{unit}{target} "
+        f"over {experiments}"
+    )
+
+
+def _evenly_spaced(total: int, width: int) -> list[int]:
+    """``width`` experiment counts spread evenly over ``1..total``, both ends included, so
+    the line starts at the first result and ends at the latest."""
+    return [1 + k * (total - 1) // (width - 1) for k in range(width)]
+
+
+def _bars(scores: Sequence[float | None]) -> str:
+    """One block character per score, the lowest ``▁`` and the highest ``█``; a blank for
+    ``None``; a constant series as a flat line at half height."""
+    known = [s for s in scores if s is not None]
+    low, high = min(known), max(known)
+    if high == low:
+        return "".join(" " if s is None else BARS[len(BARS) // 2 - 1] for s in scores)
+    top = len(BARS) - 1
+    return "".join(
+        " " if s is None else BARS[round((s - low) / (high - low) * top)] for s in scores
+    )
 
 
 def waiting_table(
