@@ -208,23 +208,6 @@ def reject(
     out.print(f"#{record.id} rejected: {record.decision_reason}", soft_wrap=True)
 
 
-def print_waiting(summary: CampaignSummary, run_dir: Path) -> None:
-    """``tansaku status``'s section on what waits for a person, and how to answer it."""
-    from pydantic import TypeAdapter
-
-    from tansaku.campaign import Parameter
-    from tansaku.cli.views import answer_hints, waiting_table
-
-    records = waiting_for_people(summary)
-    if not records:
-        return
-    # From the ledger's snapshot, not the campaign file: status reads the ledger alone.
-    space = TypeAdapter(list[Parameter]).validate_python(summary.record.snapshot["space"])
-    out.print(waiting_table(space, records, "waiting for a person"))
-    for hint in answer_hints(run_dir, records, summary.measured):
-        out.print(hint, soft_wrap=True)
-
-
 def waiting_for_people(summary: CampaignSummary) -> list[ExperimentRecord]:
     """Experiments a person must answer: results to tell, proposals to approve."""
     from tansaku.people.campaign import waits_for_person
