@@ -1,0 +1,196 @@
+"""``tansaku report``: every example campaign's dry run reported, bad input refused, and a
+report read from a run directory another process holds."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import tansaku
+from tansaku.ledger import Ledger, RunDirectoryLock
+from tansaku.report.build import build_report
+from tests.conftest import REPO, write_campaign
+from tests.conftest import tansaku as run_tansaku
+
+EXAMPLES = sorted(p.stem for p in (REPO / "campaigns").glob("*.yaml"))
+FILE_KEYS = ("path", "protocol")
+"""Keys whose values are files beside the campaign: a copy elsewhere names them in full."""
+
+
+def small_copy(example: str, folder: Path, initial: int = 4, more: int = 2) -> Path:
+    """The example campaign with a small budget (``initial`` + ``more``, so a GP is fitted
+    and proposes), cheap acquisition optimisation, and its files named in full."""
+    source = REPO / "campaigns" / f"{example}.yaml"
+    data = yaml.safe_load(source.read_text())
+    data["budget"]["experiments"] = initial + more
+    proposer = data.setdefault("proposer", {})
+    proposer["initial"] = {**proposer.get("initial", {}), "n": initial}
+    proposer.update(num_restarts=2, raw_samples=64)
+
+    def in_full(node: object) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in FILE_KEYS and isinstance(value, str):
+                    node[key] = str((source.parent / value).resolve())
+                else:
+                    in_full(value)
+        elif isinstance(node, list):
+            for value in node:
+                in_full(value)
+
+    in_full(data)
+    copy = folder / f"{example}.yaml"
+    copy.write_text(yaml.safe_dump(data, sort_keys=False))
+    return copy
+
+
+def assert_self_contained(html: str) -> None:
+    """Nothing in the page reaches outside it: every image is inlined."""
+    for outside in ("http://", "https://", 'src="//', "<script", "url("):
+        assert outside not in html, outside
+    images = re.findall(r"<img [^>]*src=\"([^\"]*)\"", html)
+    assert images, "no figure in the page"
+    assert all(src.startswith("data:image/png;base64,") for src in images)
+
+
+DRY_RUNS = """
+import sys
+from tansaku.cli.app import app
+for campaign in sys.argv[1:]:
+    run_dir = campaign.removesuffix(".yaml")
+    app(["run", campaign, "--dry-run", "--run-dir", run_dir], standalone_mode=False)
+"""
+"""The ``tansaku run --dry-run`` of several campaigns in one process: one start of Python,
+torch and Prefect for all of them, which is most of a small dry run's time."""
+
+
+@pytest.mark.usefixtures("prefect_server")
+@pytest.mark.parametrize("group", [EXAMPLES[0::2], EXAMPLES[1::2]], ids=["half1", "half2"])
+def test_every_example_campaigns_dry_run_is_reported(tmp_path: Path, group: list[str]) -> None:
+    campaigns = [small_copy(example, tmp_path) for example in group]
+    runs = subprocess.run(
+        [sys.executable, "-c", DRY_RUNS, *map(str, campaigns)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+    )
+    assert runs.returncode == 0, runs.stderr
+    for campaign in campaigns:
+        check_report(campaign, tmp_path / campaign.stem)
+
+
+def check_report(campaign: Path, run_dir: Path) -> None:
+    """The report of a finished dry run: every figure that applies, in every format, in a
+    page that needs nothing outside itself."""
+    files = build_report(run_dir)
+    assert files.page == run_dir / "report" / "report.html"
+    names = {path.stem for path in files.figures}
+    loaded = tansaku.load_campaign(campaign).campaign
+    expected = {"convergence", "calendar"} | {
+        f"parameters-{o.name.lower().replace('_', '-')}" for o in loaded.objectives
+    }
+    if len(loaded.objectives) > 1:
+        expected.add("pareto")
+    assert expected <= names, (campaign.stem, expected - names)
+    for name in names:
+        for suffix in (".png", ".svg"):
+            assert (run_dir / "report" / f"{name}{suffix}").stat().st_size > 1000
+    html = files.page.read_text()
+    assert_self_contained(html)
+    assert html.count("<img ") == len(names), campaign.stem
+    assert "budget reached" in html and "No experiment failed." in html, campaign.stem
+    if loaded.candidates is not None:
+        assert "exact expected best" in html, campaign.stem  # every row's value is known
+    else:
+        assert "spread of the initial design" in html, campaign.stem
+    assert f"<h1>{loaded.name}</h1>" in html
+
+
+def test_a_directory_without_a_campaign_is_refused_and_nothing_written(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (tmp_path / "no-campaign").mkdir()
+    Ledger.open(tmp_path / "no-campaign").close()  # a ledger, but no campaign recorded
+    for run_dir in (tmp_path / "missing", empty, tmp_path / "no-campaign"):
+        before = sorted(p.name for p in run_dir.iterdir()) if run_dir.exists() else None
+        result = run_tansaku("report", run_dir, cwd=tmp_path)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+        assert "Traceback" not in result.stderr
+        after = sorted(p.name for p in run_dir.iterdir()) if run_dir.exists() else None
+        assert after == before
+    assert "holds no campaign ledger" in run_tansaku("report", empty, cwd=tmp_path).stderr
+
+
+FILM = """
+    name: film-in-progress
+    description: "Films <i>annealed</i> & measured for $5"
+    seed: 3
+    budget: {experiments: 6}
+    space:
+      - {name: anneal_temp_c, type: continuous, bounds: [60, 250], unit: degC}
+      - {name: solvent, type: categorical, values: [water, "<b>ethanol</b>"]}
+    objectives:
+      - {name: conductance_ms, goal: maximize, unit: $mS}
+    proposer:
+      initial: {n: 3}
+      num_restarts: 2
+      raw_samples: 64
+    driver: {type: manual, slots: 2}
+"""
+
+
+def test_an_empty_campaign_is_reported_as_nothing_measured_yet(tmp_path: Path) -> None:
+    with tansaku.open(write_campaign(tmp_path, FILM), run_dir=tmp_path / "run") as campaign:
+        campaign.suggest(2)
+    result = run_tansaku("report", tmp_path / "run", "-o", "out/page.html", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wrote out/page.html (0 figures" in result.stdout
+    html = (tmp_path / "out" / "page.html").read_text()
+    assert "Nothing measured yet" in html and "<img" not in html
+    assert "0/6 finished" in html
+
+
+def test_an_unwritable_output_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    with tansaku.open(write_campaign(tmp_path, FILM), run_dir=tmp_path / "run") as campaign:
+        [first, second] = campaign.suggest(2)
+        campaign.tell(first.id, conductance_ms=2.0)
+        campaign.tell(second.id, conductance_ms=3.5)
+    (tmp_path / "a-file").write_text("not a folder")
+    result = run_tansaku("report", "run", "-o", "a-file/report.html", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: cannot write a-file/report.html")
+    assert "nothing was written" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run" / "report").exists()
+
+
+def test_a_run_in_progress_is_reported_without_touching_its_ledger(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    with tansaku.open(write_campaign(tmp_path, FILM), run_dir=run_dir) as campaign:
+        first, second, third = campaign.suggest(3)
+        campaign.tell(first.id, conductance_ms=2.0)
+        campaign.tell(second.id, failed="film <cracked> & peeled")
+        campaign.tell(third.id, conductance_ms=3.5)
+        campaign.suggest(1)  # in a person's hands: still running
+    ledger = Ledger.open(run_dir, create=False)
+    try:
+        before = (ledger.version(), ledger.experiments(), ledger.campaign())
+        with RunDirectoryLock(run_dir):  # as `tansaku run` holds it
+            result = run_tansaku("report", run_dir, cwd=tmp_path)
+        after = (ledger.version(), ledger.experiments(), ledger.campaign())
+    finally:
+        ledger.close()
+    assert result.returncode == 0, result.stderr
+    assert after == before
+    html = (run_dir / "report" / "report.html").read_text()
+    assert "The campaign is still running (3 of 6 experiments finished" in html
+    assert "<tr><th>stopped</th><td>still running</td></tr>" in html
+    assert "Films &lt;i&gt;annealed&lt;/i&gt; &amp; measured for $5" in html
+    assert "<i>" not in html and "<b>" not in html
+    assert_self_contained(html)
+    names = {p.name for p in (run_dir / "report").iterdir()}
+    assert {"failures.png", "failures.svg", "calendar.png", "convergence.svg"} <= names
+    assert not any(name.endswith(".partial") for name in names)
