@@ -31,6 +31,7 @@ from tansaku.drivers.base import (
 )
 from tansaku.drivers.manual import ManualDriver
 from tansaku.flows import decisions, proposing
+from tansaku.flows.artifacts import CampaignArtifacts
 from tansaku.flows.decisions import Propose, Stop, Submit, Wait, next_step
 from tansaku.flows.waiting import wait_for_people
 from tansaku.ledger import ExperimentRecord, Ledger, LedgerChangedError, Version
@@ -123,7 +124,9 @@ class _Loop:
     def __init__(self, loaded: LoadedCampaign, ledger: Ledger, clock_start: datetime) -> None:
         self.campaign = loaded.campaign
         self.ledger = ledger
-        self.people = OpenCampaign(loaded, ledger.run_dir or Path("."), ledger)
+        run_dir = ledger.run_dir or Path(".")
+        self.people = OpenCampaign(loaded, run_dir, ledger)
+        self.artifacts = CampaignArtifacts(ledger, self.campaign.name, run_dir)
         self.clock_start = clock_start
         self.proposer = proposing.build_proposer(loaded, ledger.prior())
         driver_config = self.campaign.driver
@@ -141,6 +144,7 @@ class _Loop:
         measure_with_retries = measure.with_options(**self.retrying)
         while True:
             version, records = self._read()
+            self.artifacts.after_results(records)
             # Nothing is ever in flight here (the runner settled what a previous run left
             # running), so a batch is the instrument's free slots; the loop waits only for
             # a person to approve proposals.
@@ -159,7 +163,7 @@ class _Loop:
                     continue  # the next decision sends them, or waits for their approval
                 decision = decision.if_pool_exhausted
             if isinstance(decision, Stop):
-                self.ledger.record_stop(decision.reason)
+                self._stop(decision.reason)
                 return decision.reason
             if isinstance(decision, Wait):
                 wait_for_people(self.people, records, version)
@@ -189,6 +193,7 @@ class _Loop:
                 driver.resume(self._experiment(record), record.updated_at)
         while True:
             version, records = self._read()
+            self.artifacts.after_results(records)
             decision = next_step(
                 self.campaign,
                 records,
@@ -214,7 +219,7 @@ class _Loop:
                     else:
                         self._record_error(experiment.id, state, driver.now())
             elif isinstance(decision, Stop):
-                self.ledger.record_stop(decision.reason)
+                self._stop(decision.reason)
                 return decision.reason
             elif isinstance(decision, Wait) and not any(
                 r.status == "running" and not self._for_person(r) for r in records
@@ -239,6 +244,7 @@ class _Loop:
         """
         while True:
             version, records = self._read()
+            self.artifacts.after_results(records)
             decision = next_step(
                 self.campaign,
                 records,
@@ -255,9 +261,14 @@ class _Loop:
                     continue
                 decision = decision.if_pool_exhausted
             if isinstance(decision, Stop):
-                self.ledger.record_stop(decision.reason)
+                self._stop(decision.reason)
                 return decision.reason
             wait_for_people(self.people, records, version)
+
+    def _stop(self, reason: str) -> None:
+        """Close the campaign in the ledger, then show why in the Prefect UI."""
+        self.ledger.record_stop(reason)
+        self.artifacts.publish()
 
     def _experiment(self, record: ExperimentRecord) -> Experiment:
         return Experiment(self.campaign.name, record.id, record.parameters)
