@@ -293,8 +293,9 @@ def _baseline_caption(
     return (
         "The orange band is random search estimated from the spread of the initial design: "
         f"the median and 10-90 % range of the best of as many draws from its {len(initial)} "
-        "results (exact order statistics of their empirical distribution). It never passes "
-        "the initial design's best: a best-so-far beyond it is what the model added."
+        "results (exact order statistics of their empirical distribution). It cannot pass "
+        "the initial design's best, so past the first experiments it understates what more "
+        "random draws would find: read it as what the first results alone foretell."
     )
 
 

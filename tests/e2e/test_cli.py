@@ -18,6 +18,7 @@ import pytest
 
 from tansaku.ledger import Ledger, RunDirectoryLock
 from tests.conftest import REPO, TANSAKU, small_branin, tansaku, write_campaign
+from tests.e2e.test_report import check_report
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -361,12 +362,15 @@ def test_a_resume_may_raise_the_budget_but_not_change_the_campaign(tmp_path: Pat
 
 
 @pytest.mark.parametrize("example", sorted(p.name for p in (REPO / "campaigns").glob("*.yaml")))
-def test_every_example_campaign_dry_runs_out_of_the_box(tmp_path: Path, example: str) -> None:
+def test_every_example_campaign_dry_runs_out_of_the_box_and_is_reported(
+    tmp_path: Path, example: str
+) -> None:
     result = tansaku(
         "run", REPO / "campaigns" / example, "--dry-run", "--run-dir", "run", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert re.search(r"stopped\s+(budget reached|no improvement for|target reached)", result.stdout)
+    check_report(REPO / "campaigns" / example, tmp_path / "run")
 
 
 def test_every_retry_is_an_attempt_in_the_ledger_with_its_reason(
