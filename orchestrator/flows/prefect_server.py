@@ -94,7 +94,13 @@ def ensure_server(home: Path, port: int | None = None) -> ServerState:
             for name, value in os.environ.items()
             if not name.startswith("PREFECT_LOGGING_") and name != "PREFECT_API_URL"
         }
-        env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+        # The UI finds its API through the API port setting, not the --port flag: without
+        # it, a server on another port than 4200 serves a UI that talks to port 4200.
+        env.update(
+            PREFECT_HOME=str(home),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_SERVER_API_PORT=str(port),
+        )
         with log.open("ab") as sink:
             process = subprocess.Popen(
                 [

@@ -74,3 +74,15 @@ def test_a_dry_run_publishes_its_latest_experiments_summary_and_progress(
 
     assert artifacts[keys["progress"]].data == 100.0
     assert artifacts[keys["progress"]].description == "Watched_Run: 12 of 12 experiments"
+
+
+def test_the_ui_of_a_background_server_on_another_port_talks_to_that_server(
+    prefect_server: str,
+) -> None:
+    """The suite's server listens on a port the kernel chose, not Prefect's 4200: its UI
+    must still fetch flow runs and artifacts from it."""
+    import httpx
+
+    assert not prefect_server.startswith("http://127.0.0.1:4200/")
+    settings = httpx.get(prefect_server.removesuffix("/api") + "/ui-settings", timeout=10)
+    assert settings.json()["api_url"] == prefect_server
