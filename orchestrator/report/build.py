@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 REPORT_FOLDER = "report"
 REPORT_PAGE = "report.html"
+PAGE_SUFFIXES = (".html", ".htm")
+FIGURE_SUFFIXES = (".png", ".svg")
 DPI = 120
 # Without them, matplotlib writes its version, its web address and the time into every
 # file: the report would name an address it does not need, and differ on every build.
@@ -68,6 +70,11 @@ def build_report(run_dir: Path, output: Path | None = None) -> ReportFiles:
     """
     from tansaku.people.campaign import open_run
 
+    if output is not None and output.suffix.lower() not in PAGE_SUFFIXES:
+        # Never anything else: `-o RUN_DIR/ledger.sqlite` would replace the campaign.
+        raise ReportWriteError(
+            f"{output}: the report is an HTML page; name a file ending in .html"
+        )
     with open_run(run_dir) as opened:
         running = is_held(run_dir)
         summary = summarize(opened.ledger)
@@ -163,7 +170,16 @@ def write_report(
             f"cannot write {target} ({error.strerror or error}); nothing was written"
         ) from None
     figures = [path for path in rendered if path != page]
+    _remove_stale_figures(folder, kept=figures)
     return ReportFiles(page, figures, sum(isinstance(i, ReportNote) for i in items))
+
+
+def _remove_stale_figures(folder: Path, kept: Sequence[Path]) -> None:
+    """Remove figures an earlier build wrote that this one did not (after a revision
+    renamed an objective, say), so the folder holds one report, not two mixed."""
+    for path in folder.iterdir():
+        if path.suffix in FIGURE_SUFFIXES and path not in kept:
+            _discard(path)
 
 
 def _close(items: Sequence[ReportFigure | ReportNote]) -> None:

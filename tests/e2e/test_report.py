@@ -148,3 +148,31 @@ def test_a_run_in_progress_is_reported_without_touching_its_ledger(tmp_path: Pat
     names = {p.name for p in (run_dir / "report").iterdir()}
     assert {"failures.png", "failures.svg", "calendar.png", "convergence.svg"} <= names
     assert not any(name.endswith(".partial") for name in names)
+
+
+def test_an_output_that_is_not_a_page_is_refused_and_the_ledger_kept(tmp_path: Path) -> None:
+    with tansaku.open(write_campaign(tmp_path, FILM), run_dir=tmp_path / "run") as campaign:
+        [first, second] = campaign.suggest(2)
+        campaign.tell(first.id, conductance_ms=2.0)
+        campaign.tell(second.id, conductance_ms=3.5)
+    ledger = (tmp_path / "run" / "ledger.sqlite").read_bytes()
+    for target in ("run/ledger.sqlite", "campaign.yaml", "run/report/convergence.png"):
+        result = run_tansaku("report", "run", "-o", target, cwd=tmp_path)
+        assert result.returncode == 2, result.stdout
+        assert "the report is an HTML page; name a file ending in .html" in result.stderr
+    assert (tmp_path / "run" / "ledger.sqlite").read_bytes() == ledger
+    assert not (tmp_path / "run" / "report").exists()
+
+
+def test_a_rebuilt_report_keeps_no_figure_of_an_earlier_build(tmp_path: Path) -> None:
+    with tansaku.open(write_campaign(tmp_path, FILM), run_dir=tmp_path / "run") as campaign:
+        [first, second] = campaign.suggest(2)
+        campaign.tell(first.id, conductance_ms=2.0)
+        campaign.tell(second.id, conductance_ms=3.5)
+    folder = tmp_path / "run" / "report"
+    folder.mkdir(parents=True)
+    (folder / "parameters-old-name.png").write_bytes(b"an objective since renamed")
+    result = run_tansaku("report", "run", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert not (folder / "parameters-old-name.png").exists()
+    assert (folder / "convergence.png").exists() and (folder / "report.html").exists()
