@@ -53,18 +53,22 @@ def predict(
     from tansaku.people.campaign import open_run
     from tansaku.people.prediction import PointError
 
-    if bool(point) == (points_csv is not None):
-        raise _refuse("give one point as NAME=VALUE words, or --csv FILE, not both")
-    with _answering():
-        rows = [parse_assignments(point)] if point else _read_points(points_csv)
-        with open_run(run_dir) as opened:
-            try:
-                frame = opened.predict(rows)
-            except PointError as error:
-                if points_csv is None:
-                    raise _refuse(error.problem) from None
-                # Row n of the file is on line n + 1, below the header.
-                raise _refuse(f"{points_csv}, line {error.number + 1}: {error.problem}") from None
+    if point and points_csv is not None:
+        raise _refuse("give one point as NAME=VALUE words or --csv FILE, not both")
+    if not point and points_csv is None:
+        raise _refuse("give the point as NAME=VALUE words (e.g. temp=140), or --csv FILE")
+    with _answering(), open_run(run_dir) as opened:
+        parameters = [p.name for p in opened.loaded.campaign.space]
+        example = f"{parameters[0]}=..."
+        given = parse_assignments(point, example) if point else None
+        by_line = {0: given} if given is not None else _read_points(points_csv, parameters)
+        try:
+            frame = opened.predict(list(by_line.values()))
+        except PointError as error:
+            if points_csv is None:
+                raise _refuse(error.problem) from None
+            line = list(by_line)[error.number - 1]
+            raise _refuse(f"{points_csv}, line {line}: {error.problem}") from None
     if format is PredictFormat.json:
         typer.echo(frame.to_json(orient="records"))
     elif format is PredictFormat.csv:
@@ -76,33 +80,70 @@ def predict(
         _warn(unsure)
 
 
-def _read_points(path: Path | None) -> list[dict[str, str]]:
-    """The rows of a points file, every cell as text (checked like typed values)."""
-    import pandas as pd
+def _read_points(path: Path | None, parameters: list[str]) -> dict[int, dict[str, str]]:
+    """The points of a points file by line number, every cell as text (checked later like
+    typed values); blank lines are skipped.
+
+    Columns that name no parameter (an export's status and results, say) are left out,
+    with a note, so that a file written by ``tansaku export`` can be fed back as it is.
+    """
+    from tansaku.campaign.files import CampaignFile, CampaignFileError
 
     assert path is not None
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as error:
-        raise _refuse(f"cannot read the points in {path} ({error})") from None
-    if frame.empty:
-        raise _refuse(f"{path} holds no points: write a header of parameter names, then rows")
-    return frame.to_dict("records")
+        rows = CampaignFile(path=path).rows(Path.cwd())
+    except CampaignFileError as error:
+        raise _refuse(str(error)) from None
+    lines = {n: row for n, row in enumerate(rows, start=1) if any(c.strip() for c in row)}
+    if not lines:
+        raise _refuse(f"{path} is empty: write a header of parameter names, then one row per point")
+    first, *points = lines
+    header = [name.strip() for name in lines[first]]
+    if len(header) == 1 and ";" in header[0]:
+        raise _refuse(f"{path}, line {first}: the columns are separated by ';'; use ','")
+    if not points:
+        raise _refuse(f"{path} holds a header but no point: add one row per point")
+    for number in points:
+        if len(lines[number]) != len(header):
+            raise _refuse(
+                f"{path}, line {number}: {len(lines[number])} values, but the header "
+                f"names {len(header)}"
+            )
+    ignored = [name for name in header if name not in parameters]
+    if ignored:
+        err.print(
+            f"note: {path}: ignored the columns that name no parameter: {', '.join(ignored)}",
+            soft_wrap=True,
+        )
+    return {
+        number: {
+            name: cell.strip()
+            for name, cell in zip(header, lines[number], strict=True)
+            if name in parameters
+        }
+        for number in points
+    }
 
 
 def _table(frame: pd.DataFrame) -> Table:
+    """Points as rows; the numbers and the mark never wrap or shorten, the parameters fold."""
     parameters = list(frame.columns[1 : frame.columns.get_loc("quantity")])
     table = Table(title="the model's prediction (mean ± sd)", title_justify="left")
-    for name in ["point", *parameters, "quantity", "mean", "sd", ""]:
-        table.add_column(name, justify="right" if name in ("mean", "sd") else "left")
+    table.add_column("point", no_wrap=True)
+    for name in parameters:
+        table.add_column(name, overflow="fold")
+    table.add_column("quantity", overflow="fold")
+    for name in ("mean", "sd"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True, min_width=len("extrapolation"))
     for row in frame.to_dict("records"):
-        unit = f" {row['unit']}" if row["unit"] else ""
+        unit = f" ({row['unit']})" if row["unit"] else ""
         table.add_row(
             str(row["point"]),
             *(_cell(row[name]) for name in parameters),
-            row["quantity"],
-            f"{row['mean']:.4g}{unit}",
-            f"{row['sd']:.2g}{unit}",
+            f"{row['quantity']}{unit}",
+            f"{row['mean']:.4g}",
+            f"{row['sd']:.2g}",
             Text("extrapolation", style="yellow") if row["extrapolating"] else "",
         )
     return table

@@ -34,14 +34,15 @@ class Result:
         return None if self.failure else self.values[campaign.objective.name]
 
 
-def parse_assignments(words: Iterable[str]) -> dict[str, str]:
-    """``["conductivity=812", "rpm=900"]`` → ``{"conductivity": "812", "rpm": "900"}``."""
+def parse_assignments(words: Iterable[str], example: str = "conductivity=812") -> dict[str, str]:
+    """``["conductivity=812", "rpm=900"]`` → ``{"conductivity": "812", "rpm": "900"}``;
+    a malformed word is refused with ``example`` of a good one."""
     given: dict[str, str] = {}
     for word in words:
         name, equals, value = word.partition("=")
         name, value = name.strip(), value.strip()
         if not (name and equals and value):
-            raise AnswerError(f"{word!r}: write each value as NAME=VALUE, e.g. conductivity=812")
+            raise AnswerError(f"{word!r}: write each value as NAME=VALUE, e.g. {example}")
         if name in given:
             raise AnswerError(f"{name!r} is given twice")
         given[name] = value

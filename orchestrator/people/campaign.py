@@ -545,11 +545,24 @@ class OpenCampaign:
         Raises:
             PointError: a parameter missing, unknown, not a number or a category the
                 space lacks; nothing is predicted.
+            TypeError: ``points`` is a mapping (of columns?): pass ``pd.DataFrame(points)``.
             NoModelYetError: fewer than two results to learn from.
         """
+        import pandas as pd
+
         from tansaku.people.prediction import NoModelYetError, PointError, predictions, read_point
 
-        rows = points.to_dict("records") if hasattr(points, "to_dict") else list(points)
+        if isinstance(points, pd.DataFrame):
+            rows = points.to_dict("records")
+        elif isinstance(points, Mapping):
+            raise TypeError(
+                "give the points as a DataFrame or a list of mappings; for a mapping of "
+                "columns, pass pd.DataFrame(points)"
+            )
+        else:
+            rows = list(points)
+        if not rows:
+            raise AnswerError("no points to predict at: give at least one")
         campaign = self.loaded.campaign
         named = []
         for number, row in enumerate(rows, start=1):

@@ -1,8 +1,9 @@
 """What the campaign's model predicts at points a person names, and where not to trust it.
 
 A prediction is flagged as an extrapolation when its point lies outside the space (beyond
-a bound, off a fixed value, breaking a constraint) or when the model's standard deviation
-there exceeds ``EXTRAPOLATION_SD_FRACTION`` of the spread of what was measured.
+a bound, off a fixed value, breaking a constraint), when the model's standard deviation
+there exceeds ``EXTRAPOLATION_SD_FRACTION`` of the spread of what was measured, or when
+the experiment nearest to it failed (the model learned a stand-in there, not a value).
 """
 
 from __future__ import annotations
@@ -118,12 +119,18 @@ def _value(parameter: Parameter, given: object) -> tuple[ParameterValue, str | N
         return number, f"{name} = {number:g}, where the campaign fixes it at {parameter.fixed}"
     if isinstance(parameter, DiscreteParameter):
         if number not in parameter.allowed:
-            return number, f"{name} = {number:g} is not one of its values"
+            values = ", ".join(f"{v:g}" for v in parameter.allowed[:8])
+            more = ", …" if len(parameter.allowed) > 8 else ""
+            return number, f"{name} = {number:g} is not one of its values ({values}{more})"
         return number, None
     low, high = parameter.bounds
     if not low <= number <= high:
         return number, f"{name} = {number:g} lies outside its bounds [{low:g}, {high:g}]"
-    return (int(number) if number.is_integer() and parameter.type == "integer" else number), None
+    if parameter.type == "integer":
+        if not number.is_integer():
+            return number, f"{name} = {number:g} is not a whole number"
+        return int(number), None
+    return number, None
 
 
 def predictions(
@@ -135,7 +142,9 @@ def predictions(
     import numpy as np
     import pandas as pd
 
-    predicted = surrogate.predict([p.parameters for p in points])
+    encoded = surrogate.encode([p.parameters for p in points])
+    predicted = surrogate.predict_encoded(encoded)
+    near_failure = surrogate.nearest_is_stand_in(encoded)
     units = {q.name: q.unit for q in [*campaign.objectives, *campaign.outcomes]}
     spread = surrogate.spread
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -147,6 +156,11 @@ def predictions(
             for j, name in enumerate(predicted.quantities)
             if relative[i, j] > EXTRAPOLATION_SD_FRACTION
         ]
+        if near_failure[i]:
+            unsure.append(
+                "the nearest experiment failed, and the model takes a failure for the worst "
+                "result measured"
+            )
         reasons = [*point.outside, *unsure]
         for j, name in enumerate(predicted.quantities):
             rows.append(

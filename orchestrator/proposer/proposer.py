@@ -412,6 +412,8 @@ class Proposer:
             sign=sign,
             spread=measured.std(axis=0, ddof=1),
             observations=len(observations),
+            inputs=train_x,
+            stand_ins=len(avoided),
         )
 
     @property

@@ -58,6 +58,9 @@ class Surrogate:
             left out), in each quantity's unit: the scale the model's uncertainty is
             judged against.
         observations: how many measurements the model learned from.
+        inputs: ``n x d`` encoded inputs the model was fitted to: the measurements, then
+            ``stand_ins`` failed experiments, which it learned as the worst result.
+        stand_ins: how many of the last ``inputs`` are failures' stand-ins.
     """
 
     model: SingleTaskGP
@@ -67,6 +70,8 @@ class Surrogate:
     sign: float
     spread: np.ndarray
     observations: int
+    inputs: torch.Tensor
+    stand_ins: int
 
     def predict(self, points: Sequence[Mapping[str, ParameterValue]]) -> Prediction:
         """Mean and standard deviation of each quantity at ``points`` (parameter mappings)."""
@@ -92,6 +97,18 @@ class Surrogate:
         if self.scale == "bilog":
             values = np.sign(values) * np.expm1(np.abs(values))
         return self.sign * values
+
+    def nearest_is_stand_in(self, x: torch.Tensor) -> np.ndarray:
+        """For each of ``n x d`` encoded points, whether the nearest input the model was
+        fitted to (each column scaled by the space's bounds) is a failure's stand-in: a
+        value the model was told, not one that was measured."""
+        if self.stand_ins == 0:
+            return np.zeros(x.shape[0], dtype=bool)
+        low, high = torch.tensor(self.encoding.bounds, dtype=x.dtype).T
+        scale = torch.where(high > low, high - low, torch.ones_like(high))
+        distances = torch.cdist(x / scale, self.inputs / scale)
+        nearest = distances.argmin(dim=-1).numpy()
+        return nearest >= self.inputs.shape[0] - self.stand_ins
 
     def encode(self, points: Sequence[Mapping[str, ParameterValue]]) -> torch.Tensor:
         """``n x d`` model inputs of ``points``."""

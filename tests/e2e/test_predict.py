@@ -31,13 +31,13 @@ def test_at_the_measured_points_the_true_value_lies_in_the_band(branin_run: Path
     measured = branin_run.parent / "measured.csv"
     exported = tansaku("export", branin_run, "-o", measured, cwd=branin_run.parent)
     assert exported.returncode == 0, exported.stderr
-    done = pd.read_csv(measured).query("status == 'done'")
-    assert len(done) == 30
-    done[["x1", "x2"]].to_csv(branin_run.parent / "points.csv", index=False)
+    assert (pd.read_csv(measured)["status"] == "done").sum() == 30
+    # The export goes straight back in: its columns that are no parameter are left out.
     predicted = tansaku(
-        "predict", branin_run, "--csv", "points.csv", "-f", "json", cwd=branin_run.parent
+        "predict", branin_run, "--csv", "measured.csv", "-f", "json", cwd=branin_run.parent
     )
     assert predicted.returncode == 0, predicted.stderr
+    assert "ignored the columns that name no parameter: experiment, batch" in predicted.stderr
     rows = json.loads(predicted.stdout)
     assert len(rows) == 30
     for row in rows:
@@ -67,7 +67,7 @@ def test_far_outside_the_bounds_it_warns_of_extrapolation(branin_run: Path) -> N
         (["x1=2"], "the point lacks x2; give every parameter"),
         (["x1=2", "x2=abc"], "x2 = 'abc' is not a number"),
         (["x1=2", "x2=1", "x3=1"], "x3: not a parameter of this campaign"),
-        (["x1"], "write each value as NAME=VALUE"),
+        (["x1"], "write each value as NAME=VALUE, e.g. x1=..."),
     ],
 )
 def test_a_bad_point_is_one_sentence_and_exit_2(
@@ -80,11 +80,21 @@ def test_a_bad_point_is_one_sentence_and_exit_2(
     assert sorted(p.name for p in branin_run.iterdir()) == before
 
 
-def test_a_bad_points_file_names_its_line(branin_run: Path) -> None:
-    (branin_run.parent / "bad.csv").write_text("x1,x2\n1,2\n3,hot\n")
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("x1,x2\n1,2\n\n3,hot\n", "bad.csv, line 4: x2 = 'hot' is not a number"),
+        ("x1,x2\n1,2,3\n", "bad.csv, line 2: 3 values, but the header names 2"),
+        ("x1;x2\n1;2\n", "bad.csv, line 1: the columns are separated by ';'; use ','"),
+        ("x1,x2\n", "bad.csv holds a header but no point"),
+        ("", "bad.csv is empty"),
+    ],
+)
+def test_a_bad_points_file_names_its_line(branin_run: Path, text: str, message: str) -> None:
+    (branin_run.parent / "bad.csv").write_text(text)
     refused = tansaku("predict", branin_run, "--csv", "bad.csv", cwd=branin_run.parent)
     assert refused.returncode == 2
-    assert "bad.csv, line 3: x2 = 'hot' is not a number" in refused.stderr
+    assert message in refused.stderr and "Traceback" not in refused.stderr
 
 
 def test_a_folder_without_a_ledger_is_refused(tmp_path: Path) -> None:

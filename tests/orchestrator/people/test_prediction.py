@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import tansaku
+from tansaku.people.answers import AnswerError
 from tansaku.people.prediction import (
     EXTRAPOLATION_SD_FRACTION,
     NoModelYetError,
@@ -105,6 +106,27 @@ def test_a_point_the_model_cannot_take_is_refused_by_number_and_nothing_is_writt
             campaign.predict([{"temp_c": 1.0}, point])
         assert message in str(refused.value) and refused.value.exit_code == 2
         assert campaign.ledger.version() == before
+
+
+def test_next_to_a_failed_experiment_the_model_is_not_trusted(tmp_path: Path) -> None:
+    with measured_in_one_corner(tmp_path) as campaign:
+        campaign.add(temp_c=9.0, failed="the film peeled")
+        near_failure, near_data = campaign.predict([{"temp_c": 8.8}, {"temp_c": 2.9}]).to_dict(
+            "records"
+        )
+        # The model learned the worst result there, so it is sure of a value never measured.
+        assert near_failure["extrapolating"]
+        assert "the nearest experiment failed" in near_failure["reason"]
+        assert not near_data["extrapolating"]
+
+
+def test_points_must_be_rows(tmp_path: Path) -> None:
+    with measured_in_one_corner(tmp_path) as campaign:
+        with pytest.raises(AnswerError, match="no points to predict at"):
+            campaign.predict([])
+        with pytest.raises(TypeError, match=r"pass pd.DataFrame\(points\)"):
+            campaign.predict({"temp_c": [1.0, 2.0]})
+        assert len(campaign.predict(pd.DataFrame({"temp_c": [1.0, 2.0]}))) == 2
 
 
 def test_before_two_results_there_is_no_model_to_ask(tmp_path: Path) -> None:
