@@ -108,7 +108,7 @@ def summary_markdown(summary: CampaignSummary, run_dir: Path) -> str:
     counts = summary.counts
     mode = " (dry run)" if summary.record.mode == "dry-run" else ""
     lines = [
-        f"# {summary.name}{mode}",
+        f"# {_escaped(summary.name)}{mode}",
         "",
         f"**Progress:** {summary.finished} of {summary.budget} experiments · "
         f"done {counts['done']} · failed {counts['failed']} · running {counts['running']} · "
@@ -119,7 +119,8 @@ def summary_markdown(summary: CampaignSummary, run_dir: Path) -> str:
         "",
         f"**Stopped:** {summary.record.stop_reason}"
         if summary.record.stop_reason
-        else "**State:** running",
+        # A run killed or interrupted publishes nothing more: the time tells a stale page.
+        else f"**State:** running (as of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         *_report_lines(run_dir),
     ]
@@ -132,18 +133,23 @@ def _best_lines(summary: CampaignSummary) -> list[str]:
         front = summary.pareto_front
         if not front:
             return ["**Pareto front:** no successful experiment yet"]
+        units = {o.name: o.unit for o in summary.objectives}
         listed = [
-            f"- #{e.id}: " + ", ".join(f"{n}={_short((e.values or {})[n])}" for n in names)
+            f"- #{e.id}: "
+            + ", ".join(_code(f"{n}={_short((e.values or {})[n], units[n])}") for n in names)
             for e in front[:PARETO_LISTED]
         ]
         more = [f"- and {len(front) - PARETO_LISTED} more"] if len(front) > PARETO_LISTED else []
-        return [f"**Pareto front** ({', '.join(names)}): {len(front)} experiments", *listed, *more]
+        heading = f"**Pareto front** ({', '.join(map(_escaped, names))})"
+        return [f"{heading}: {len(front)} experiments", *listed, *more]
     best = summary.best
-    heading = f"**Best so far** ({summary.goal} {summary.objective}):"
+    objective = summary.objectives[0]
+    heading = f"**Best so far** ({_escaped(summary.objective)}, {summary.goal}):"
     if best is None:
         return [f"{heading} no successful experiment yet"]
-    point = ", ".join(f"{name}={_short(value)}" for name, value in best.point.items())
-    return [f"{heading} **{_short(best.objective)}** at experiment #{best.id} ({point})"]
+    point = ", ".join(_code(f"{name}={_short(value)}") for name, value in best.point.items())
+    value = _short(best.objective, objective.unit)
+    return [f"{heading} **{value}** at experiment #{best.id} ({point})"]
 
 
 def _report_lines(run_dir: Path) -> list[str]:
@@ -158,8 +164,22 @@ def _report_lines(run_dir: Path) -> list[str]:
     ]
 
 
-def _short(value: object) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+def _short(value: object, unit: str | None = None) -> str:
+    shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+    return f"{shown} {unit}" if unit else shown
+
+
+def _escaped(text: str) -> str:
+    """``text`` with Markdown's punctuation escaped, to read as written."""
+    return re.sub(r"([\\`*_\[\]<>|~])", r"\\\1", text)
+
+
+def _code(text: str) -> str:
+    """``text`` as a Markdown code span: a SMILES string's brackets or a name's
+    underscores are shown as they are, never read as links or emphasis."""
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
 
 
 def _rounded(value: object) -> object:

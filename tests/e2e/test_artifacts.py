@@ -63,7 +63,7 @@ def test_a_dry_run_publishes_its_latest_experiments_summary_and_progress(
     finally:
         ledger.close()
     markdown = artifacts[keys["summary"]].data
-    assert f"**Best so far** (minimize y): **{best.objective:.4g}** at experiment #{best.id}" in (
+    assert f"**Best so far** (y, minimize): **{best.objective:.4g}** at experiment #{best.id}" in (
         markdown
     )
     assert "**Progress:** 12 of 12 experiments · done 12 · failed 0" in markdown

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,8 +121,9 @@ def test_the_summary_names_the_best_so_far_and_how_to_build_the_report(tmp_path:
     text = summary_markdown(summary(experiments), tmp_path)
     assert text.startswith("# alloy (dry run)\n")
     assert "**Progress:** 3 of 20 experiments · done 2 · failed 1 · running 0 · queued 0" in text
-    assert "**Best so far** (minimize y): **0.4123** at experiment #2 (x1=0.6667, x2=1)" in text
-    assert "**State:** running" in text
+    best = "**Best so far** (y, minimize): **0.4123** at experiment #2 (`x1=0.6667`, `x2=1`)"
+    assert best in text
+    assert re.search(r"\*\*State:\*\* running \(as of \d{4}-\d\d-\d\d \d\d:\d\d UTC\)", text)
     report = tmp_path.resolve() / "report" / "report.html"
     assert f"`tansaku report {tmp_path.resolve()}` builds it at `{report}`" in text
     assert not report.exists()
@@ -147,7 +149,17 @@ def test_the_summary_links_where_tansaku_report_writes() -> None:
 
 def test_before_any_success_the_summary_says_so(tmp_path: Path) -> None:
     text = summary_markdown(summary([record(1, None, status="failed")]), tmp_path)
-    assert "**Best so far** (minimize y): no successful experiment yet" in text
+    assert "**Best so far** (y, minimize): no successful experiment yet" in text
+
+
+def test_names_and_values_read_as_written_in_markdown(tmp_path: Path) -> None:
+    """A SMILES value's brackets would otherwise render as a link, a name's underscores
+    or asterisks as emphasis."""
+    from tansaku.flows.artifacts import _code, _escaped
+
+    assert _code("C[C@](O)C") == "`C[C@](O)C`"
+    assert _code("a`b") == "``a`b``"
+    assert _escaped("my_*run*[2]") == "my\\_\\*run\\*\\[2\\]"
 
 
 def test_several_objectives_show_the_pareto_front(tmp_path: Path) -> None:
@@ -156,5 +168,5 @@ def test_several_objectives_show_the_pareto_front(tmp_path: Path) -> None:
         replace(record(i, float(i)), values={"y": float(i), "z": float(i)}) for i in range(1, 4)
     ]
     text = summary_markdown(summary(experiments, objectives=objectives), tmp_path)
-    assert "**Pareto front** (y, z): 3 experiments\n- #1: y=1, z=1\n- #2: y=2, z=2" in text
+    assert "**Pareto front** (y, z): 3 experiments\n- #1: `y=1`, `z=1`\n- #2: `y=2`, `z=2`" in text
     assert "Best so far" not in text
