@@ -159,7 +159,7 @@ def experiments_table(summary: CampaignSummary, last: int) -> Table:
     """The latest ``last`` experiments."""
     simulated = summary.record.mode == "dry-run"
     table = Table(
-        title=f"last {min(last, len(summary.experiments))} experiments", title_justify="left"
+        title=_last_title(min(last, len(summary.experiments))), title_justify="left"
     )
     measured = summary.measured
     for column in (
@@ -367,3 +367,7 @@ class ProgressDisplay:
                 )
             if stopping:
                 return
+
+
+def _last_title(count: int) -> str:
+    return "the last experiment" if count == 1 else f"last {count} experiments"
