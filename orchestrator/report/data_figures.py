@@ -9,15 +9,18 @@ as a :class:`ReportFigure`, or as a :class:`ReportNote` saying why there is none
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 from matplotlib.transforms import blended_transform_factory
 
 from tansaku.campaign.objectives import Objective
@@ -33,14 +36,24 @@ BAND = (0.1, 0.5, 0.9)
 
 FAILED_STYLE: dict[str, Any] = {"marker": "x", "color": "tab:red", "s": 40, "linewidths": 1.5}
 MAX_LABEL = 14
-"""Characters of a category or failure reason shown on an axis (SMILES run long)."""
+"""Characters of a category shown on an axis (SMILES run long)."""
+MAX_REASON = 48
+"""Characters of a failure reason shown on an axis."""
 MAX_REASONS = 8
+STATUS_COLOURS = {"done": "tab:blue", "failed": "tab:red"}
+RUNNING_COLOUR = "tab:orange"
+TICK_FRACTION = 0.004
+"""A calendar bar shorter than this fraction of the axis is drawn as a tick as well."""
 
 Item = ReportFigure | ReportNote
 
 
 def data_figures(
-    summary: CampaignSummary, *, running: bool, pool_scores: Sequence[float] | None = None
+    summary: CampaignSummary,
+    *,
+    running: bool,
+    pool_scores: Sequence[float] | None = None,
+    built_at: datetime | None = None,
 ) -> list[Item]:
     """Every figure of what was measured, in report order.
 
@@ -50,6 +63,8 @@ def data_figures(
         pool_scores: the first objective's score (larger better, ``Objective.score``) of
             every row of the candidate pool, where all are known (a dry run answering
             from a table of the same rows); the exact random-search baseline uses them.
+        built_at: when the report is built (timezone-aware; default now): the calendar
+            draws experiments still running up to it.
     """
     if not any(e.status in ("done", "failed") for e in summary.experiments):
         return [
@@ -64,7 +79,7 @@ def data_figures(
     items += [parameters_against(summary, objective) for objective in summary.objectives]
     if len(summary.objectives) > 1:
         items.append(pareto(summary))
-    items += [failures(summary), stop_note(summary, running), calendar(summary)]
+    items += [failures(summary), stop_note(summary, running), calendar(summary, built_at)]
     return items
 
 
@@ -115,10 +130,77 @@ def _mark_failed_at_bottom(axes: Axes, positions: Sequence[float], label: str) -
         return
     bottom = blended_transform_factory(axes.transData, axes.transAxes)
     axes.scatter(positions, [0.03] * len(positions), transform=bottom, label=label, **FAILED_STYLE)
+    # Matplotlib does not autoscale on a blended transform: without this, a failure
+    # outside the successes' range would fall outside the axis, unseen.
+    known = [(x, 0.0) for x in positions if math.isfinite(x)]
+    if known:
+        axes.update_datalim(known, updatey=False)
+        axes.autoscale_view(scaley=False)
 
 
-def _short(text: str, limit: int = MAX_LABEL) -> str:
-    return literal(text if len(text) <= limit else text[: limit - 1] + "…")
+def integer_ticks(axes: Axes) -> None:
+    """Whole-number ticks on the x axis: experiment numbers have no halves."""
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class CategoryTicks:
+    """Tick labels of a categorical parameter's values, unique and traceable."""
+
+    labels: list[str]
+    """One per value, in order; numbered (``"1: O=C([O-…"``) once any value is shortened."""
+    key: str
+    """``""`` where every value is shown whole; else ``"name: 1 = full value, 2 = ..."``,
+    for the caption."""
+
+
+def category_ticks(name: str, values: Sequence[object], limit: int = MAX_LABEL) -> CategoryTicks:
+    """Labels for a categorical parameter's ``values`` of at most about ``limit`` characters.
+
+    Two long values can share their first characters (SMILES do), so shortened labels
+    are numbered, and the key gives each number's full value.
+    """
+    texts = [str(v) for v in values]
+    if all(len(text) <= limit for text in texts):
+        return CategoryTicks([literal(text) for text in texts], "")
+    labels = [literal(f"{n}: {_short(text, limit - 3)}") for n, text in enumerate(texts, 1)]
+    key = f"{name}: " + ", ".join(f"{n} = {text}" for n, text in enumerate(texts, 1))
+    return CategoryTicks(labels, key)
+
+
+def category_axis(
+    axes: Axes, name: str, values: Sequence[object], which: Literal["x", "y"] = "x"
+) -> str:
+    """Ticks at 0, 1, ... labelled with :func:`category_ticks`; returns its key."""
+    ticks = category_ticks(name, values)
+    positions = range(len(ticks.labels))
+    if which == "y":
+        axes.set_yticks(positions, ticks.labels, fontsize="small")
+        axes.set_ylim(-0.5, len(ticks.labels) - 0.5)
+        return ticks.key
+    if len(ticks.labels) > 3 or ticks.key:
+        axes.set_xticks(
+            positions, ticks.labels, fontsize="small", rotation=45, ha="right",
+            rotation_mode="anchor",
+        )
+    else:
+        axes.set_xticks(positions, ticks.labels, fontsize="small")
+    axes.set_xlim(-0.5, len(ticks.labels) - 0.5)
+    return ticks.key
+
+
+def category_key_sentence(keys: Sequence[str]) -> str:
+    """The caption's sentence naming the full values behind numbered, shortened labels."""
+    given = [key for key in keys if key]
+    if not given:
+        return ""
+    return " Long category values are numbered and shortened on the axes; in full, " + (
+        "; ".join(given) + "."
+    )
 
 
 # Convergence ---------------------------------------------------------------------------
@@ -183,13 +265,24 @@ def best_of_draws_quantiles(
     return found
 
 
+@dataclass(frozen=True)
+class Baseline:
+    """What picking at random would reach at each finished experiment."""
+
+    label: str
+    lines: list[list[float]]
+    """One line (the pool's exact expectation) or three (10 %, median, 90 %), as values."""
+    draws_from: int
+    """Rows of the pool, or the initial design's results the resampling draws from."""
+
+
 def convergence(summary: CampaignSummary, pool_scores: Sequence[float] | None = None) -> Item:
     """Best-so-far of the first objective against experiment number, with the initial
     design marked and what random search would be expected to reach."""
     objective = summary.objectives[0]
     curve = best_so_far(summary)
     finished = _finished(summary)
-    figure = Figure(figsize=(7.5, 4.2), layout="constrained")
+    figure = Figure(figsize=(7.5, 4.8), layout="constrained")
     axes = figure.add_subplot()
 
     initial = [e for e in finished if e.method in INITIAL_METHODS]
@@ -204,29 +297,31 @@ def convergence(summary: CampaignSummary, pool_scores: Sequence[float] | None = 
     ids = [i for i, score in curve if score is not None]
     best = [shown(objective, score) for _, score in curve if score is not None]
     if ids:
+        # A step needs two points to show; a lone best still gets its marker.
         axes.step(ids, best, where="post", color="tab:blue", linewidth=2, zorder=3,
-                  label="best so far")
+                  marker="o" if len(ids) == 1 else None, label="best so far")
     _mark_failed_at_bottom(axes, [e.id for e in finished if e.status == "failed"], "failed")
 
     baseline = _random_search(summary, objective, finished, pool_scores)
     if baseline is not None:
-        label, lines = baseline
         xs = [record.id for record in finished]
-        if len(lines) == 1:
-            axes.plot(xs, lines[0], "--", color="tab:orange", zorder=2, label=label)
+        if len(baseline.lines) == 1:
+            axes.plot(xs, baseline.lines[0], "--", color="tab:orange", zorder=2,
+                      label=baseline.label)
         else:
-            low, median, high = lines
+            low, median, high = baseline.lines
             axes.fill_between(xs, low, high, step="post", color="tab:orange", alpha=0.2,
-                              zorder=1, label=f"{label}, 10-90 %")
+                              zorder=1, label=f"{baseline.label}, 10-90 %")
             axes.step(xs, median, "--", where="post", color="tab:orange", zorder=2,
-                      label=f"{label}, median")
+                      label=f"{baseline.label}, median")
     axes.set_xlabel("experiment number")
+    integer_ticks(axes)
     axes.set_ylabel(objective_label(objective))
-    drawn = results + [v for line in (baseline[1] if baseline else []) for v in line]
+    drawn = results + [v for line in (baseline.lines if baseline else []) for v in line]
     logarithmic = _spans_decades([v for v in drawn if math.isfinite(v)])
     if logarithmic:
         axes.set_yscale("log")
-    axes.legend(fontsize="small", loc="best")
+    figure.legend(fontsize="small", loc="outside lower center", ncols=3)
     goal = {"maximize": "higher is better", "minimize": "lower is better"}.get(
         objective.goal, "closer to the target is better"
     )
@@ -235,7 +330,12 @@ def convergence(summary: CampaignSummary, pool_scores: Sequence[float] | None = 
         "experiments that met every outcome constraint (failures are skipped, marked with "
         "red crosses); the shaded span is the initial design. "
     )
-    caption += _baseline_caption(baseline, pool_scores, initial)
+    if len(summary.objectives) > 1:
+        caption += (
+            f"It shows the first objective, {objective.name}, alone; the trade-off between "
+            "all the objectives is in its own figure. "
+        )
+    caption += _baseline_caption(baseline, pool_scores)
     if logarithmic:
         caption += " The value axis is logarithmic: the results span over two decades."
     return ReportFigure("convergence", "Convergence", caption, figure)
@@ -251,14 +351,14 @@ def _random_search(
     objective: Objective,
     finished: list[ExperimentRecord],
     pool_scores: Sequence[float] | None,
-) -> tuple[str, list[list[float]]] | None:
-    """The random-search baseline at each finished experiment: its label and one line
-    (pool, exact) or three (empirical 10 %, median, 90 %, as values)."""
+) -> Baseline | None:
+    """The random-search baseline at each finished experiment: the pool's exact
+    expectation, or the initial design's feasible results resampled."""
     counts = list(range(1, len(finished) + 1))
     if pool_scores:
         usable = [min(k, len(pool_scores)) for k in counts]
         line = [shown(objective, expected_best_of_pool(pool_scores, k)) for k in usable]
-        return "random search, expected", [line]
+        return Baseline("random search (exact expectation)", [line], len(pool_scores))
     initial_ids = {e.id for e in finished if e.method in INITIAL_METHODS}
     scores = [
         objective.score(float(e.objective or 0.0))
@@ -271,14 +371,11 @@ def _random_search(
     lines = [[shown(objective, q[column]) for q in per_k] for column in range(len(BAND))]
     if objective.goal != "maximize":
         lines = [lines[2], lines[1], lines[0]]  # the 90 % score is the lowest value
-    return "random search", lines
+    # Honest about what it is: resampling the first results never passes their best.
+    return Baseline("initial design, resampled", lines, len(scores))
 
 
-def _baseline_caption(
-    baseline: tuple[str, list[list[float]]] | None,
-    pool_scores: Sequence[float] | None,
-    initial: list[ExperimentRecord],
-) -> str:
+def _baseline_caption(baseline: Baseline | None, pool_scores: Sequence[float] | None) -> str:
     if baseline is None:
         return (
             "No random-search comparison: the initial design has fewer than two feasible "
@@ -287,15 +384,16 @@ def _baseline_caption(
     if pool_scores:
         return (
             f"The dashed line is the exact expected best of as many rows drawn at random, "
-            f"without replacement, from the {len(pool_scores)} rows of the candidate pool, "
+            f"without replacement, from the {baseline.draws_from} rows of the candidate pool, "
             "whose every value the simulator's table holds."
         )
     return (
         "The orange band is random search estimated from the spread of the initial design: "
-        f"the median and 10-90 % range of the best of as many draws from its {len(initial)} "
-        "results (exact order statistics of their empirical distribution). It cannot pass "
-        "the initial design's best, so past the first experiments it understates what more "
-        "random draws would find: read it as what the first results alone foretell."
+        "the median and 10-90 % range of the best of as many draws from its "
+        f"{baseline.draws_from} feasible results (exact order statistics of their empirical "
+        "distribution). It cannot pass the initial design's best, so past the first "
+        "experiments it understates what more random draws would find: read it as what the "
+        "first results alone foretell."
     )
 
 
@@ -314,10 +412,12 @@ def parameters_against(summary: CampaignSummary, objective: Objective) -> Item:
     failed = [e for e in summary.experiments if e.status == "failed"]
     last_id = max((e.id for e in summary.experiments), default=1)
     colours = None
+    keys = []
     for index, name in enumerate(names):
         axes = figure.add_subplot(rows, columns, index + 1)
         spec = next(p for p in summary.record.snapshot["space"] if p["name"] == name)
-        position = _positioner(spec, axes)
+        position, key = _positioner(spec, axes)
+        keys.append(key)
         colours = axes.scatter(
             [position(e.point.get(name)) for e in measured],
             [value_of(e, objective.name) for e in measured],
@@ -342,20 +442,24 @@ def parameters_against(summary: CampaignSummary, objective: Objective) -> Item:
         if failed
         else "No experiment failed."
     )
+    caption += category_key_sentence(keys)
     return ReportFigure(
         f"parameters-{slug}", f"{objective.name} against each parameter", caption, figure
     )
 
 
-def _positioner(spec: dict[str, Any], axes: Axes) -> Any:
-    """The x position of a parameter's values; categories become ticks at 0, 1, ..."""
+def _positioner(
+    spec: dict[str, Any], axes: Axes, which: Literal["x", "y"] = "x"
+) -> tuple[Any, str]:
+    """The position of a parameter's values on the ``which`` axis, and the key of its
+    shortened category labels (``""`` if none); categories become ticks at 0, 1, ..."""
     if spec["type"] != "categorical":
-        return lambda value: float("nan") if value is None else float(value)
+        return (lambda value: float("nan") if value is None else float(value)), ""
     labels = [str(v) for v in spec["values"]]
-    axes.set_xticks(range(len(labels)), [_short(label) for label in labels])
-    axes.tick_params(axis="x", labelrotation=45 if len(labels) > 3 else 0, labelsize="small")
-    axes.set_xlim(-0.5, len(labels) - 0.5)
-    return lambda value: labels.index(str(value)) if str(value) in labels else float("nan")
+    key = category_axis(axes, spec["name"], labels, which)
+    return (
+        lambda value: labels.index(str(value)) if str(value) in labels else float("nan")
+    ), key
 
 
 def _slug(name: str) -> str:
@@ -421,6 +525,7 @@ def pareto(summary: CampaignSummary) -> Item:
     axes = figure.add_subplot(rows, columns, panels)
     axes.step([e.id for e in finished], curve, where="post", color="tab:blue", linewidth=2)
     axes.set_xlabel("experiment number")
+    integer_ticks(axes)
     units = [o.unit for o in objectives]
     axes.set_ylabel(
         "hypervolume" + (f" ({' · '.join(units)})" if all(units) else "")
@@ -459,11 +564,12 @@ def failures(summary: CampaignSummary) -> Item:
     figure = Figure(figsize=(10, 3.8), layout="constrained")
     where, why = figure.subplots(1, 2, width_ratios=[1, 1.2])
     x_spec = next(p for p in space if p["name"] == chosen[0])
-    x_of = _positioner(x_spec, where)
+    x_of, x_key = _positioner(x_spec, where)
     succeeded = [e for e in summary.experiments if e.status == "done"]
+    y_key = ""
     if len(chosen) == 2:
         y_spec = next(p for p in space if p["name"] == chosen[1])
-        y_of = _axis_positioner(y_spec, where)
+        y_of, y_key = _positioner(y_spec, where, "y")
         where.set_ylabel(axis_label(y_spec["name"], y_spec.get("unit")))
     else:
         y_spec = None
@@ -483,32 +589,42 @@ def failures(summary: CampaignSummary) -> Item:
     where.set_xlabel(axis_label(x_spec["name"], x_spec.get("unit")))
     where.legend(fontsize="small")
 
-    reasons = Counter(_reason(e.failure) for e in failed).most_common()
+    reasons = reason_groups(summary.name, [e.failure for e in failed])
     shown_reasons = reasons[:MAX_REASONS]
     if len(reasons) > MAX_REASONS:
         rest = sum(count for _, count in reasons[MAX_REASONS:])
         shown_reasons.append((f"{len(reasons) - MAX_REASONS} other reasons", rest))
-    labels = [_short(reason, 48) for reason, _ in shown_reasons][::-1]
+    labels = [literal(_short(reason, MAX_REASON)) for reason, _ in shown_reasons][::-1]
     why.barh(range(len(labels)), [count for _, count in shown_reasons][::-1], color="tab:red")
     why.set_yticks(range(len(labels)), labels, fontsize="small")
     why.set_xlabel("failed experiments")
-    why.xaxis.get_major_locator().set_params(integer=True)
+    why.xaxis.set_major_locator(MaxNLocator(integer=True))
     caption = (
         f"{len(failed)} of {summary.finished} finished experiments failed. Left: where, on "
         f"{' and '.join(chosen)} (the parameters the campaign spread widest); right: "
-        "their reasons as the instrument gave them, counted."
+        "their reasons as the instrument gave them, counted; reasons that differ only in "
+        "numbers or in the experiment they name count as one, shown by its first example."
     )
+    caption += category_key_sentence([x_key, y_key])
     return ReportFigure("failures", "Failures", caption, figure)
 
 
-def _axis_positioner(spec: dict[str, Any], axes: Axes) -> Any:
-    """Like :func:`_positioner`, on the y axis."""
-    if spec["type"] != "categorical":
-        return lambda value: float("nan") if value is None else float(value)
-    labels = [str(v) for v in spec["values"]]
-    axes.set_yticks(range(len(labels)), [_short(label) for label in labels], fontsize="small")
-    axes.set_ylim(-0.5, len(labels) - 0.5)
-    return lambda value: labels.index(str(value)) if str(value) in labels else float("nan")
+def reason_groups(campaign: str, failures: Sequence[str | None]) -> list[tuple[str, int]]:
+    """``(example reason, count)`` of failure reasons, most frequent first.
+
+    Reasons that differ only in numbers or in the experiment they name (``... on attempt
+    1 of branin-faulty-0019``) are one reason: a retry count or a label says nothing about
+    why. The example is the group's first reason, as the instrument gave it.
+    """
+    label = re.compile(re.escape(campaign) + r"-\d+")
+    examples: dict[str, str] = {}
+    counts: Counter[str] = Counter()
+    for failure in failures:
+        reason = _reason(failure)
+        key = re.sub(r"\d+(\.\d+)?", "#", label.sub("<experiment>", reason))
+        examples.setdefault(key, reason)
+        counts[key] += 1
+    return [(examples[key], count) for key, count in counts.most_common()]
 
 
 def _most_spread(space: list[dict[str, Any]], experiments: list[ExperimentRecord]) -> list[str]:
@@ -545,31 +661,37 @@ def stop_note(summary: CampaignSummary, running: bool) -> ReportNote:
     """Why the campaign stopped, or that it has not."""
     reason = summary.record.stop_reason
     if reason is not None:
-        text = f"The campaign stopped: {reason}."
+        text = f"Stopped — {reason}."
     elif running:
         text = (
             f"The campaign is still running ({summary.finished} of {summary.budget} "
             "experiments finished when this report was built)."
         )
     else:
+        verb = "is" if summary.finished == 1 else "are"
         text = (
             f"The campaign has not stopped: {summary.finished} of {summary.budget} "
-            "experiments are finished and no run holds it now. Run it again to carry on."
+            f"experiments {verb} finished and no run holds it now. {_carry_on(summary)}"
         )
     return ReportNote("Why the campaign stopped", text)
 
 
+def _carry_on(summary: CampaignSummary) -> str:
+    """How to take the campaign further: a person's campaign goes on by what they tell."""
+    if summary.record.snapshot.get("driver", {}).get("type") != "manual":
+        return "Run it again to carry on."
+    counts = summary.counts
+    waiting = counts["proposed"] + counts["running"]
+    if waiting:
+        return (
+            f"To carry on, tell the results of the {waiting} experiment"
+            f"{'s' * (waiting != 1)} waiting for them (tansaku tell), suggest more "
+            "(tansaku suggest) or run it again."
+        )
+    return "To carry on, suggest more experiments (tansaku suggest) or run it again."
+
+
 # The instrument's calendar -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Booking:
-    """One experiment on the instrument's clock, in the lane (slot) it was drawn in."""
-
-    record: ExperimentRecord
-    start: datetime
-    end: datetime
-    lane: int
 
 
 def assign_lanes(
@@ -615,17 +737,64 @@ def busy_time(intervals: Sequence[tuple[datetime, datetime]]) -> timedelta:
     return total
 
 
-def calendar(summary: CampaignSummary) -> Item:
-    """A Gantt chart of the experiments on the instrument's clock, one lane per slot."""
-    started = [e for e in summary.experiments if e.started_at is not None]
-    ends = [e.finished_at for e in started if e.finished_at is not None]
-    if not ends:
-        return ReportNote("Instrument calendar", "No experiment has finished yet.")
-    horizon = max([*ends, *(e.started_at for e in started if e.started_at is not None)])
-    intervals = [(e.started_at, e.finished_at or horizon) for e in started]
+@dataclass(frozen=True)
+class Booking:
+    """One experiment on the instrument's clock: from its start to its end, or to now
+    for one still running."""
+
+    record: ExperimentRecord
+    start: datetime
+    end: datetime
+
+    @property
+    def still_running(self) -> bool:
+        return self.record.status == "running"
+
+
+def bookings(summary: CampaignSummary, built_at: datetime) -> list[Booking]:
+    """Every experiment with a place on the instrument's clock, in id order.
+
+    A result holds its own start and end. An experiment still running has neither: a
+    live one started at its last transition (``updated_at``, when it went running) and
+    runs on to ``built_at``; in a dry run the virtual clock does not follow the wall
+    clock, so it started at the latest result recorded before it went running and runs
+    to the latest result of all (what the virtual clock has reached).
+    """
+    measured = [
+        Booking(e, e.started_at, e.finished_at)
+        for e in summary.experiments
+        if e.started_at is not None and e.finished_at is not None
+    ]
+    origin = summary.record.clock_start
+    latest = max([origin, *(b.end for b in measured)])
+    running = []
+    for record in summary.experiments:
+        if record.status != "running":
+            continue
+        if summary.record.mode != "dry-run":
+            running.append(Booking(record, min(record.updated_at, built_at), built_at))
+            continue
+        earlier = [b.end for b in measured if b.record.updated_at <= record.updated_at]
+        running.append(Booking(record, max([origin, *earlier]), latest))
+    return sorted(measured + running, key=lambda booking: booking.record.id)
+
+
+def calendar(summary: CampaignSummary, built_at: datetime | None = None) -> Item:
+    """A Gantt chart of the experiments on the instrument's clock, one lane per slot.
+
+    Args:
+        summary: the campaign as its ledger holds it.
+        built_at: when the report is built (timezone-aware; default now): where the
+            experiments of a live run that are still running end for now.
+    """
+    booked = bookings(summary, built_at or datetime.now(UTC))
+    if not booked:
+        return ReportNote("Instrument calendar", "No experiment has started yet.")
+    intervals = [(b.start, b.end) for b in booked]
     slots = int(summary.record.snapshot.get("driver", {}).get("slots", 1))
     lanes = assign_lanes(intervals, slots)
     origin = summary.record.clock_start
+    horizon = max(b.end for b in booked)
     span = horizon - origin
     scale, unit = _time_unit(span)
 
@@ -633,64 +802,92 @@ def calendar(summary: CampaignSummary) -> Item:
         return (moment - origin).total_seconds() / scale
 
     lane_count = max(lanes) + 1
-    figure = Figure(figsize=(9, 1.3 + 0.45 * lane_count), layout="constrained")
+    figure = Figure(figsize=(9, 1.6 + 0.45 * lane_count), layout="constrained")
     axes = figure.add_subplot()
-    colour = {"done": "tab:blue", "failed": "tab:red"}
-    for record, (start, end), lane in zip(started, intervals, lanes, strict=True):
-        still = record.finished_at is None
+    width = max(at(horizon), 1e-9)
+    for booking, lane in zip(booked, lanes, strict=True):
+        still = booking.still_running
+        colour = RUNNING_COLOUR if still else STATUS_COLOURS.get(booking.record.status, "0.5")
+        left, length = at(booking.start), at(booking.end) - at(booking.start)
         axes.barh(
-            lane, at(end) - at(start), left=at(start), height=0.7,
-            color="none" if still else colour.get(record.status, "tab:gray"),
-            edgecolor="tab:orange" if still else "white", hatch="//" if still else None,
+            lane, length, left=left, height=0.7,
+            color="none" if still else colour,
+            edgecolor=colour if still else "white", hatch="//" if still else None,
             linewidth=0.6,
         )
+        if length < TICK_FRACTION * width:
+            # Too short to see as a bar (an instrument error answers at once): a tick,
+            # taller than the bars so that it shows between two of them.
+            axes.vlines(left + length / 2, lane - 0.47, lane + 0.47, colors=colour,
+                        linewidth=2.5)
     axes.set_yticks(range(lane_count), [f"slot {n + 1}" for n in range(lane_count)])
     axes.set_ylim(lane_count - 0.5, -0.5)
-    axes.set_xlim(0, max(at(horizon), 1e-9))
+    axes.set_xlim(0, width)
     axes.set_xlabel(f"time since the campaign started ({unit}, instrument clock)")
     busy = busy_time(intervals)
     occupied = sum((end - start for start, end in intervals), timedelta(0))
-    idle = span - busy
     use = occupied / (span * lane_count) if span > timedelta(0) else 1.0
+    busy_text, idle_text, span_text = _durations(busy, span, scale, unit)
     axes.set_title(
-        f"busy {_duration(busy)} · idle {_duration(idle)} of {_duration(span)} · "
-        f"slots in use {use:.0%}",
+        f"busy {busy_text} · idle {idle_text} of {span_text} · slots in use {use:.0%}",
         fontsize="medium",
     )
-    from matplotlib.patches import Patch
-
-    handles = [Patch(color="tab:blue", label="done"), Patch(color="tab:red", label="failed")]
-    if any(e.finished_at is None for e in started):
+    statuses = {b.record.status for b in booked if not b.still_running}
+    handles = [
+        Patch(color=colour, label=status)
+        for status, colour in STATUS_COLOURS.items()
+        if status in statuses
+    ]
+    if any(b.still_running for b in booked):
         handles.append(
-            Patch(facecolor="none", edgecolor="tab:orange", hatch="//", label="still running")
+            Patch(facecolor="none", edgecolor=RUNNING_COLOUR, hatch="//", label="still running")
         )
-    axes.legend(handles=handles, fontsize="small", loc="upper right")
+    figure.legend(handles=handles, fontsize="small", loc="outside lower center",
+                  ncols=len(handles))
+    clock = "virtual time of the dry run" if summary.record.mode == "dry-run" else "real time"
+    where = (
+        "in the driver's one slot"
+        if slots == 1 and lane_count == 1
+        else f"in {lane_count} of the driver's {slots} slot{'s' * (slots != 1)} (lanes are "
+        "assigned afresh, earliest free first: the ledger does not record which slot ran what)"
+    )
     caption = (
         f"Each experiment as a bar from its start to its end on the instrument's clock "
-        f"({'virtual time of the dry run' if summary.record.mode == 'dry-run' else 'real time'}),"
-        f" in {lane_count} of the driver's {slots} slot{'s' * (slots != 1)} (lanes are "
-        "assigned afresh, earliest free first: the ledger does not record which slot ran "
-        "what). Gaps are idle time: the instrument waited for the proposer, a person or a "
-        f"restart. Busy {_duration(busy)} (at least one experiment under way), idle "
-        f"{_duration(idle)}."
+        f"({clock}), {where}; one too short to see as a bar is a tick. Hatched bars are "
+        "experiments still running when the report was built. Gaps are idle time: the "
+        "instrument waited for the proposer, a person or a restart. Busy "
+        f"{busy_text} (at least one experiment under way), idle {idle_text}."
     )
     return ReportFigure("calendar", "Instrument calendar", caption, figure)
 
 
 def _time_unit(span: timedelta) -> tuple[float, str]:
     """Seconds per axis unit, and its name, for a calendar ``span`` long."""
-    hours = span.total_seconds() / 3600
-    if hours > 72:
-        return 86400.0, "days"
-    if hours > 2:
-        return 3600.0, "hours"
-    return 60.0, "minutes"
-
-
-def _duration(span: timedelta) -> str:
     seconds = span.total_seconds()
-    if seconds >= 2 * 86400:
-        return f"{seconds / 86400:.1f} d"
-    if seconds >= 2 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 60:.0f} min"
+    if seconds > 72 * 3600:
+        return 86400.0, "days"
+    if seconds > 2 * 3600:
+        return 3600.0, "hours"
+    if seconds >= 120:
+        return 60.0, "minutes"
+    return 1.0, "seconds"
+
+
+UNIT_SYMBOLS = {"days": "d", "hours": "h", "minutes": "min", "seconds": "s"}
+
+
+def _durations(
+    busy: timedelta, span: timedelta, scale: float, unit: str
+) -> tuple[str, str, str]:
+    """Busy, idle and whole span in the axis' unit, rounded so that busy and idle add up
+    to the span as shown."""
+    decimals = 0 if unit == "seconds" else 1
+    shown_span = round(span.total_seconds() / scale, decimals)
+    shown_busy = min(round(busy.total_seconds() / scale, decimals), shown_span)
+    shown_idle = round(shown_span - shown_busy, decimals)
+    symbol = UNIT_SYMBOLS[unit]
+
+    def text(value: float) -> str:
+        return f"{value:.{decimals}f} {symbol}"
+
+    return text(shown_busy), text(shown_idle), text(shown_span)

@@ -80,7 +80,6 @@ def render_html(
 
 def summary_rows(summary: CampaignSummary, running: bool) -> list[tuple[str, str]]:
     """``(label, value)`` rows of the page's summary table, as plain text."""
-    counts = summary.counts
     description = summary.record.snapshot.get("description")
     rows = [("campaign", summary.name)]
     if description:
@@ -89,16 +88,23 @@ def summary_rows(summary: CampaignSummary, running: bool) -> list[tuple[str, str
     rows += [
         ("mode", "dry run (simulated, virtual time)" if dry_run else "live"),
         ("budget", f"{summary.budget} experiments"),
-        (
-            "experiments",
-            f"{summary.finished}/{summary.budget} finished · done {counts['done']} · "
-            f"failed {counts['failed']}",
-        ),
+        ("experiments", _experiments(summary)),
         ("best", _best(summary)),
     ]
     reason = summary.record.stop_reason
     rows.append(("stopped", reason if reason else "still running" if running else "not yet"))
     return rows
+
+
+def _experiments(summary: CampaignSummary) -> str:
+    """Progress in one line: finished of the budget, and what waits for a result."""
+    counts = summary.counts
+    text = (
+        f"{summary.finished}/{summary.budget} finished · done {counts['done']} · "
+        f"failed {counts['failed']}"
+    )
+    waiting = counts["proposed"] + counts["running"]
+    return text + (f" · waiting for results {waiting}" if waiting else "")
 
 
 def _best(summary: CampaignSummary) -> str:

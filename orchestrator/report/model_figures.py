@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from tansaku.campaign.parameters import (
     CategoricalParameter,
@@ -25,11 +26,13 @@ from tansaku.campaign.parameters import (
     IntegerParameter,
     Parameter,
 )
+from tansaku.report.data_figures import category_axis, category_key_sentence
 from tansaku.report.figure import ReportFigure, ReportNote
 from tansaku.report.sensitivity import INTERVAL, Sensitivity, sobol_sensitivities
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
 
     from tansaku.proposer.surrogate import Surrogate
     from tansaku.report.summary import CampaignSummary
@@ -100,16 +103,22 @@ def model_figures(
     measured = _measured(summary, surrogate)
     anchor = _anchor(summary, surrogate, measured)
     units = _units(summary.record.snapshot)
-    objectives = [o.name for o in summary.objectives if o.name in surrogate.quantities]
+    objectives = [o for o in summary.objectives if o.name in surrogate.quantities]
     beliefs = [
         _belief_figure(
-            surrogate, quantity, anchor, measured, units, several=len(objectives) > 1
+            surrogate,
+            objective.name,
+            anchor,
+            measured,
+            units,
+            several=len(objectives) > 1,
+            target=objective.target if objective.goal == "target" else None,
         )
-        for quantity in objectives
+        for objective in objectives
     ]
     pool = _pool(summary, surrogate)
     sensitivities = sobol_sensitivities(surrogate, pool)
-    shown = [s for s in sensitivities if s.quantity in objectives]
+    shown = [s for s in sensitivities if s.quantity in {o.name for o in objectives}]
     ranking = _sensitivity_figure(summary, shown, pool)
     map_or_note = _map_figure(surrogate, shown[0], anchor, measured, units)
     # The slices and maps move one or two parameters alone, off any constraint's surface.
@@ -265,6 +274,15 @@ def _line_values(parameter: Parameter, low: float, high: float, count: int) -> n
     return np.unique(np.round(values)) if isinstance(parameter, IntegerParameter) else values
 
 
+def _plain_log_axis(axis: Axis, decades: float) -> None:
+    """A log axis over ``decades`` labelled in plain numbers (0.2, 0.5, 1, 2), not powers
+    of ten; 1-2-5 steps where the axis spans few decades, only 1, 10, 100 beyond."""
+    subs = (1.0,) if decades > 3 else (1.0, 2.0, 5.0)
+    axis.set_major_locator(LogLocator(subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:g}"))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _shown(parameter: Parameter, encoded: np.ndarray) -> np.ndarray:
     """Encoded values as an axis shows them: a log-scale parameter in its own units."""
     if isinstance(parameter, ContinuousParameter) and parameter.log_scale:
@@ -283,34 +301,40 @@ def _belief_figure(
     units: dict[str, str | None],
     *,
     several: bool,
+    target: float | None,
 ) -> ReportFigure:
     searched = _searched(surrogate)
     columns = min(PANEL_COLUMNS, len(searched))
     rows = -(-len(searched) // columns)
-    figure = Figure(figsize=(4.2 * columns, 3.3 * rows), layout="constrained")
+    figure = Figure(figsize=(4.2 * columns, 3.3 * rows + 0.4), layout="constrained")
     q = surrogate.quantities.index(quantity)
     has_value = ~np.isnan(measured.values[:, q])
+    keys = []
     for number, column in enumerate(searched):
         ax = figure.add_subplot(rows, columns, number + 1)
         others = [c for c in searched if c != column]
         closeness = _closeness(measured, anchor, surrogate, others)
-        _belief_panel(ax, surrogate, quantity, column, anchor)
+        keys.append(_belief_panel(ax, surrogate, quantity, column, anchor))
         _measured_points(
             ax, surrogate.encoding.space[column], measured, column, q, has_value, closeness
         )
+        if target is not None:
+            ax.axhline(target, color="tab:green", linestyle=":", linewidth=1.2, label="target")
         ax.set_xlabel(_label(surrogate.encoding.space[column].name, units))
         ax.set_ylabel(_label(quantity, units))
-        if number == 0:
-            ax.legend(fontsize="small")
+    _legend_below(figure)
     caption = (
         f"The model's prediction of {quantity} along each parameter, the others held at "
-        f"{anchor.described} (dashed line): the line is the posterior mean, the band (error "
-        f"bars, for parameters with few values) {TWO_SIGMA}, the model's uncertainty about the "
-        f"underlying {quantity}, without the scatter a repeat measurement adds. Dots are the "
-        "measured results, fainter the farther they lie from that point in the other "
-        "parameters (root-mean-square distance, each parameter scaled by its range), so "
-        "faint ones need not sit on the line."
+        f"{anchor.described}, marked by the dashed line: the line is the posterior mean, the "
+        f"band (error bars, for parameters with few values) {TWO_SIGMA}, the model's "
+        f"uncertainty about the underlying {quantity}, without the scatter a repeat "
+        "measurement adds. Dots are the measured results, fainter the farther they lie from "
+        "that point in the other parameters (root-mean-square distance, each parameter scaled "
+        "by its range), so faint ones need not sit on the line."
     )
+    if target is not None:
+        caption += f" The dotted green line is the target, {quantity} = {target:g}."
+    caption += category_key_sentence(keys)
     return ReportFigure(
         name="model-beliefs" + (f"-{_file_name(quantity)}" if several else ""),
         title=BELIEF_TITLE + (f": {quantity}" if several else ""),
@@ -319,9 +343,22 @@ def _belief_figure(
     )
 
 
+def _legend_below(figure: Figure) -> None:
+    """One legend for every panel, below them all, where it covers no data."""
+    handles: dict[str, Any] = {}
+    for ax in figure.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    figure.legend(
+        list(handles.values()), list(handles), fontsize="small", loc="outside lower center",
+        ncols=len(handles),
+    )
+
+
 def _belief_panel(
     ax: Axes, surrogate: Surrogate, quantity: str, column: int, anchor: _Anchor
-) -> None:
+) -> str:
+    """The model along one parameter; returns the key of shortened category labels."""
     parameter = surrogate.encoding.space[column]
     bars = _as_bars(parameter)
     if bars is not None:
@@ -329,10 +366,11 @@ def _belief_panel(
         ax.errorbar(
             bars, mean, yerr=2 * sd, fmt="o", color="C0", capsize=4, label=f"model mean {TWO_SIGMA}"
         )
+        key = ""
         if isinstance(parameter, CategoricalParameter):
-            ax.set_xticks(bars, [str(v) for v in parameter.values])
+            key = category_axis(ax, parameter.name, parameter.values)
         ax.axvline(anchor.row[column], color="0.4", linestyle="--", linewidth=1)
-        return
+        return key
     low, high = surrogate.encoding.bounds[column]
     values = _line_values(parameter, low, high, LINE_POINTS)
     mean, sd = _predict(surrogate, _along(anchor, column, values), quantity)
@@ -347,6 +385,8 @@ def _belief_panel(
     )
     if isinstance(parameter, ContinuousParameter) and parameter.log_scale:
         ax.set_xscale("log")
+        _plain_log_axis(ax.xaxis, high - low)
+    return ""
 
 
 def _measured_points(
@@ -384,7 +424,7 @@ def _sensitivity_figure(
 ) -> ReportFigure:
     k = len(sensitivities[0].names)
     figure = Figure(
-        figsize=(4.6 * len(sensitivities), 1.2 + 0.45 * k), layout="constrained"
+        figsize=(4.6 * len(sensitivities), 1.6 + 0.45 * k), layout="constrained"
     )
     for number, sensitivity in enumerate(sensitivities):
         ax = figure.add_subplot(1, len(sensitivities), number + 1)
@@ -414,8 +454,7 @@ def _sensitivity_figure(
         ax.set_yticks(y, list(sensitivity.names))
         ax.set_xlim(0, 1.02)
         ax.set_xlabel(f"share of the variance of {sensitivity.quantity}")
-        if number == 0:
-            ax.legend(fontsize="small", loc="lower right")
+    _legend_below(figure)
     s = sensitivities[0]
     low, high = INTERVAL
     caption = (
@@ -532,9 +571,14 @@ def _map_figure(
             color="white",
             edgecolors="black",
         )
-        for parameter, scale in ((x_parameter, ax.set_xscale), (y_parameter, ax.set_yscale)):
+        for parameter, scale, axis in (
+            (x_parameter, ax.set_xscale, ax.xaxis),
+            (y_parameter, ax.set_yscale, ax.yaxis),
+        ):
             if isinstance(parameter, ContinuousParameter) and parameter.log_scale:
                 scale("log")
+                low, high = encoding.bounds[encoding.column(parameter.name)]
+                _plain_log_axis(axis, high - low)
         ax.set_xlabel(_label(x_parameter.name, units))
         ax.set_ylabel(_label(y_parameter.name, units))
         ax.set_title(f"model {what}")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.colors import to_rgba
 
 import tansaku
 from tansaku.report import summarize
@@ -16,8 +17,11 @@ from tansaku.report.data_figures import (
     assign_lanes,
     best_of_draws_quantiles,
     busy_time,
+    calendar,
+    category_ticks,
     data_figures,
     expected_best_of_pool,
+    reason_groups,
 )
 from tansaku.report.figure import ReportFigure, ReportNote
 from tests.conftest import write_campaign
@@ -129,8 +133,18 @@ def test_a_campaign_told_by_hand_has_its_units_categories_and_failures_drawn(
     assert [p.get_width() for p in reasons.patches] == [2]
     assert "2 of 4 finished experiments failed" in failures.caption
     assert "has not stopped: 4 of 6" in notes["Why the campaign stopped"]
-    # Two results from the initial design: random search is drawn from them.
-    assert "spread of the initial design" in figures["convergence"].caption
+    # A person's campaign goes on by what they tell and suggest, not only by a run.
+    assert "tansaku suggest" in notes["Why the campaign stopped"]
+    # Two results from the initial design: random search is drawn from them, and its
+    # failures are not counted among what it resamples.
+    convergence = figures["convergence"]
+    assert "spread of the initial design" in convergence.caption
+    assert "from its 2 feasible results" in convergence.caption
+    legend = [t.get_text() for t in convergence.figure.legends[0].get_texts()]
+    assert "initial design, resampled, median" in legend
+    assert not any("random search" in label for label in legend)
+    [axes] = convergence.figure.axes
+    assert all(float(tick).is_integer() for tick in axes.get_xticks())
     assert "of the driver's 2 slots" in figures["calendar"].caption
 
 
@@ -144,3 +158,99 @@ def test_a_campaign_with_nothing_measured_has_notes_only(tmp_path: Path) -> None
     assert all(isinstance(item, ReportNote) for item in items)
     assert items[0].title == "Nothing measured yet"
     assert "still running (0 of 6" in items[1].text
+
+
+def test_failures_beyond_the_successes_range_are_drawn_inside_the_axis(tmp_path: Path) -> None:
+    campaign = write_campaign(tmp_path, FILM)
+    with tansaku.open(campaign, run_dir=tmp_path / "run") as opened:
+        opened.add(temp_c=120.0, solvent="water", g=3.0)
+        opened.add(temp_c=140.0, solvent="water", g=4.0)
+        opened.add(temp_c=62.0, solvent="water", failed="too cold to anneal")
+        opened.add(temp_c=248.0, solvent="toluene", failed="film burnt")
+        summary = summarize(opened.ledger)
+    assert summary is not None
+    [scatter] = [
+        item
+        for item in data_figures(summary, running=False)
+        if isinstance(item, ReportFigure) and item.name == "parameters-g"
+    ]
+    temp = next(a for a in scatter.figure.axes if a.get_xlabel() == "temp_c (degC)")
+    [crosses] = [c for c in temp.collections if c.get_label() == "failed"]
+    low, high = temp.get_xlim()
+    assert sorted(crosses.get_offsets()[:, 0]) == [62.0, 248.0]
+    assert low < 62.0 and high > 248.0
+
+
+def test_long_category_values_get_numbered_labels_and_a_key() -> None:
+    values = ["O=C([O-])C.[K+]", "O=C([O-])C.[Cs+]", "CCO"]
+    ticks = category_ticks("base", values)
+    assert len(set(ticks.labels)) == 3
+    assert ticks.labels[0].startswith("1: O=C(") and ticks.labels[2] == "3: CCO"
+    assert all(len(label) <= 14 for label in ticks.labels)
+    assert ticks.key == "base: 1 = O=C([O-])C.[K+], 2 = O=C([O-])C.[Cs+], 3 = CCO"
+    assert category_ticks("solvent", ["water", "ethanol"]).key == ""
+
+
+def test_failure_reasons_differing_in_numbers_or_labels_count_as_one() -> None:
+    reasons = reason_groups(
+        "branin-faulty",
+        [
+            "InstrumentError: fault on attempt 1 of branin-faulty-0019",
+            "simulated failure (failure_rate)",
+            "InstrumentError: fault on attempt 2 of branin-faulty-0020",
+            "InstrumentError: fault on attempt 1 of branin-faulty-0021\nTraceback ...",
+        ],
+    )
+    assert reasons == [
+        ("InstrumentError: fault on attempt 1 of branin-faulty-0019", 3),
+        ("simulated failure (failure_rate)", 1),
+    ]
+
+
+def test_the_calendar_draws_running_experiments_and_instant_failures(tmp_path: Path) -> None:
+    campaign = write_campaign(tmp_path, FILM)
+    with tansaku.open(campaign, run_dir=tmp_path / "run") as opened:
+        first, _waiting, third = opened.suggest(3)
+        opened.tell(first.id, g=3.0)
+        summary = summarize(opened.ledger)
+        assert summary is not None
+        built_at = max(e.updated_at for e in summary.experiments) + timedelta(seconds=40)
+        running = calendar(summary, built_at)
+        assert isinstance(running, ReportFigure)
+        # The instrument refused the third at once: it started and ended in one instant.
+        instant = built_at - timedelta(seconds=10)
+        opened.ledger.record_result(
+            third.id, objective=None, values={}, raw={}, failure="InstrumentError: no power",
+            started_at=instant, finished_at=instant, driver_seconds=0.0,
+        )
+        summary = summarize(opened.ledger)
+    assert summary is not None
+    legend = [t.get_text() for t in running.figure.legends[0].get_texts()]
+    assert legend == ["done", "still running"]  # nothing failed: no "failed" listed
+    [axes] = running.figure.axes
+    hatched = [bar for bar in axes.patches if bar.get_hatch()]
+    assert len(hatched) == 2  # the second and third, told nothing yet
+    origin = summary.record.clock_start
+    for bar in hatched:
+        assert bar.get_x() + bar.get_width() == pytest.approx(
+            (built_at - origin).total_seconds()
+        )
+    assert "seconds" in axes.get_xlabel()
+    busy, idle, span = _title_numbers(axes.get_title())
+    assert busy + idle == span == 40
+
+    failed = calendar(summary, built_at)
+    assert isinstance(failed, ReportFigure)
+    [axes] = failed.figure.axes
+    # The instant failure, too short to see as a bar, is a red tick.
+    red = to_rgba("tab:red")
+    [tick] = [c for c in axes.collections if tuple(c.get_colors()[0]) == red]
+    assert tick.get_segments()[0][0][0] == pytest.approx((instant - origin).total_seconds())
+    legend = [t.get_text() for t in failed.figure.legends[0].get_texts()]
+    assert legend == ["done", "failed", "still running"]
+
+
+def _title_numbers(title: str) -> tuple[float, float, float]:
+    """Busy, idle and span of a calendar title ``busy 40 s · idle 0 s of 40 s · ...``."""
+    words = title.replace("·", " ").split()
+    return float(words[1]), float(words[4]), float(words[7])

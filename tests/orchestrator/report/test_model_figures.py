@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.container import ErrorbarContainer
 
 import tansaku
@@ -193,3 +194,45 @@ def test_several_objectives_get_a_beliefs_figure_each_and_one_numeric_parameter_
     assert len(figures["parameter-sensitivity"].figure.axes) == 2  # a panel per objective
     [note] = [i for i in items if isinstance(i, ReportNote)]
     assert "two continuous or integer parameters" in note.text and "has 1" in note.text
+
+
+SMILES = """
+    name: coupling
+    seed: 6
+    budget: {experiments: 20}
+    space:
+      - {name: base, type: categorical, values: ["O=C([O-])C.[K+]", "O=C([O-])C.[Cs+]", "CCO"]}
+      - {name: loading, type: continuous, bounds: [0.2, 5], log_scale: true, unit: mol%}
+    objectives:
+      - {name: ratio, goal: target, target: 1.5}
+    driver: {type: manual}
+"""
+
+
+def test_long_categories_log_scales_and_a_target_are_drawn_readably(tmp_path: Path) -> None:
+    bases = ["O=C([O-])C.[K+]", "O=C([O-])C.[Cs+]", "CCO"]
+    with tansaku.open(write_campaign(tmp_path, SMILES), run_dir=tmp_path / "run") as campaign:
+        for number, loading in enumerate([0.25, 0.5, 1.0, 2.0, 4.0, 0.8]):
+            base = bases[number % 3]
+            campaign.add(base=base, loading=loading, ratio=1.0 + 0.2 * loading + number % 3)
+        surrogate = campaign.surrogate()
+        summary = summarize(campaign.ledger)
+    assert summary is not None
+    [beliefs] = [
+        i for i in model_figures(summary, surrogate)
+        if isinstance(i, ReportFigure) and i.name == "model-beliefs"
+    ]
+    FigureCanvasAgg(beliefs.figure).draw()
+    base_axes, loading_axes = beliefs.figure.axes
+    # Two values share their first characters: numbered labels tell them apart.
+    labels = [t.get_text() for t in base_axes.get_xticklabels()]
+    assert len(set(labels)) == 3 and labels[0].startswith("1: ")
+    assert "base: 1 = O=C([O-])C.[K+], 2 = O=C([O-])C.[Cs+], 3 = CCO" in beliefs.caption
+    # The log-scale axis reads in plain numbers, not powers of ten.
+    shown = [t.get_text() for t in loading_axes.get_xticklabels(which="both") if t.get_text()]
+    assert shown and not any("^" in text or "times" in text for text in shown), shown
+    # Every slice shows the target value.
+    for ax in beliefs.figure.axes:
+        assert any(list(line.get_ydata()) == [1.5, 1.5] for line in ax.lines)
+    assert "the target, ratio = 1.5" in beliefs.caption
+    assert "experiment #" in beliefs.caption and ") (dashed" not in beliefs.caption
