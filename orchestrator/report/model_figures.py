@@ -592,7 +592,8 @@ def _map_figure(
         f"The model's mean (left) and standard deviation {SIGMA} (right: its uncertainty about the "
         f"underlying {quantity}, without measurement noise) over {x_parameter.name} and "
         f"{y_parameter.name}, the continuous or integer parameters that matter most to "
-        f"{quantity} by total Sobol index, the others held at {anchor.described} (star)."
+        f"{quantity} by total Sobol index, the others held at {anchor.described}, marked by "
+        "the star."
         + fainter
     )
     return ReportFigure("model-map", MAP_TITLE, caption, figure)
