@@ -68,7 +68,7 @@ def check_result(campaign: Campaign, given: Mapping[str, object]) -> Result:
         )
     values: dict[str, float] = {}
     for name, quantity in quantities.items():
-        value = _number(name, given[name])
+        value = as_number(name, given[name])
         problem = quantity.outside_valid(value)
         if problem:
             raise AnswerError(f"{problem}; check the reading, or record a failure")
@@ -135,7 +135,7 @@ def point_text(space: Sequence[Parameter], point: Mapping[str, object]) -> str:
 
 def _parameter(name: str, domain: ParameterDomain, kind: str, value: object) -> ParameterValue:
     if domain.bounds is not None:
-        number = _number(name, value)
+        number = as_number(name, value)
         low, high = domain.bounds
         if not low <= number <= high:
             raise AnswerError(
@@ -159,7 +159,8 @@ def _parameter(name: str, domain: ParameterDomain, kind: str, value: object) -> 
     raise AnswerError(f"{name} = {value}: {domain.where} allows only {choices}")
 
 
-def _number(name: str, value: object) -> float:
+def as_number(name: str, value: object, otherwise: str = ", or record a failure") -> float:
+    """``value`` as a finite number, else :class:`AnswerError` naming ``name``."""
     if isinstance(value, bool):
         raise AnswerError(f"{name} = {value}: give a number")
     try:
@@ -167,7 +168,7 @@ def _number(name: str, value: object) -> float:
     except (TypeError, ValueError):
         raise AnswerError(f"{name} = {value!r} is not a number") from None
     if not math.isfinite(number):
-        raise AnswerError(f"{name} = {value}: give a finite number, or record a failure")
+        raise AnswerError(f"{name} = {value}: give a finite number{otherwise}")
     return number
 
 

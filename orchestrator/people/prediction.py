@@ -8,7 +8,6 @@ the experiment nearest to it failed (the model learned a stand-in there, not a v
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -21,7 +20,7 @@ from tansaku.campaign.parameters import (
     Parameter,
 )
 from tansaku.campaign.schema import Campaign
-from tansaku.people.answers import AnswerError
+from tansaku.people.answers import AnswerError, as_number
 from tansaku.values import ParameterValue
 
 if TYPE_CHECKING:
@@ -112,7 +111,7 @@ def _value(parameter: Parameter, given: object) -> tuple[ParameterValue, str | N
         if parameter.fixed is not None and value != parameter.fixed:
             return value, f"{name} = {value}, where the campaign fixes it at {parameter.fixed}"
         return value, None
-    number = _number(name, given)
+    number = as_number(name, given, otherwise="")
     if isinstance(parameter, ContinuousParameter) and parameter.log_scale and number <= 0:
         raise AnswerError(f"{name} = {number:g}: on a log scale it must be above 0")
     if parameter.fixed is not None and number != float(parameter.fixed):
@@ -176,15 +175,3 @@ def predictions(
                 }
             )
     return pd.DataFrame(rows)
-
-
-def _number(name: str, value: object) -> float:
-    if isinstance(value, bool):
-        raise AnswerError(f"{name} = {value}: give a number")
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise AnswerError(f"{name} = {value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise AnswerError(f"{name} = {value}: give a finite number")
-    return number
