@@ -140,3 +140,39 @@ def small_branin(
         ),
         name=f"{name}.yaml",
     )
+
+
+POSTGRES_VARIABLE = "TANSAKU_TEST_POSTGRES"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server the PostgreSQL tests use: ``TANSAKU_TEST_POSTGRES`` names it
+    (``postgresql://user@host:port/db``, a role that may create databases)."""
+    url = os.environ.get(POSTGRES_VARIABLE)
+    if not url:
+        pytest.skip(
+            f"needs PostgreSQL: set {POSTGRES_VARIABLE}=postgresql://user@host:port/db "
+            "(a role allowed to create databases) to run it"
+        )
+    return url
+
+
+@pytest.fixture
+def postgres_database(postgres_server: str) -> Iterator[str]:
+    """A new, empty database on the test server, dropped after the test: its URL."""
+    import uuid
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"tansaku_test_{uuid.uuid4().hex[:12]}"
+    server = make_url(postgres_server)
+    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,4 +1,5 @@
-"""The campaign ledger (SQLite in the run directory) and the run directory's lock."""
+"""The campaign ledger (SQLite in the run directory, or a shared PostgreSQL database) and
+the locks that keep one runner per campaign."""
 
 from tansaku.ledger.ledger import (
     LEDGER_FILE,
@@ -15,15 +16,26 @@ from tansaku.ledger.ledger import (
     RevisionRecord,
     Version,
 )
+from tansaku.ledger.location import (
+    LEDGER_VARIABLE,
+    LedgerPointerError,
+    LedgerUnreachableError,
+    LedgerUrlError,
+    masked,
+)
 from tansaku.ledger.lock import (
     RunDirectoryBusyError,
     RunDirectoryLock,
     RunDirectoryUnwritableError,
     is_held,
 )
+from tansaku.ledger.migrations import LedgerTooNewError
+from tansaku.ledger.postgres import CampaignBusyError
 
 __all__ = [
     "LEDGER_FILE",
+    "LEDGER_VARIABLE",
+    "CampaignBusyError",
     "CampaignRecord",
     "ExperimentRecord",
     "ExperimentStateError",
@@ -31,7 +43,11 @@ __all__ = [
     "LedgerChangedError",
     "LedgerMismatchError",
     "LedgerMissingError",
+    "LedgerPointerError",
+    "LedgerTooNewError",
+    "LedgerUnreachableError",
     "LedgerUnreadableError",
+    "LedgerUrlError",
     "LedgerWriteError",
     "PriorRecord",
     "RevisionRecord",
@@ -40,4 +56,5 @@ __all__ = [
     "RunDirectoryUnwritableError",
     "Version",
     "is_held",
+    "masked",
 ]

@@ -28,11 +28,23 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError
+from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from tansaku.errors import FAILED, InputError, RunDirectoryError
-from tansaku.ledger import tables
+from tansaku.ledger import postgres, tables
+from tansaku.ledger.location import (
+    LedgerPointerError,
+    LedgerUnreachableError,
+    SharedLedger,
+    campaign_schema,
+    masked,
+    parse_ledger_url,
+    read_pointer,
+    same_database,
+    write_pointer,
+)
+from tansaku.ledger.migrations import LedgerTooNewError, migrate
 
 LEDGER_FILE = "ledger.sqlite"
 
@@ -162,18 +174,31 @@ class Ledger:
         engine: a SQLAlchemy engine; :meth:`open` makes the SQLite one for a run directory.
     """
 
-    def __init__(self, engine: Engine, run_dir: Path | None = None) -> None:
+    def __init__(
+        self, engine: Engine, run_dir: Path | None = None, shared: SharedLedger | None = None
+    ) -> None:
         self.engine = engine
         self.run_dir = run_dir
         """The run directory the ledger belongs to, named in its refusals."""
+        self._shared = shared
+        self._runner: postgres.RunnerLock | None = None
 
     @classmethod
-    def open(cls, run_dir: Path, create: bool = True) -> Ledger:
-        """The SQLite ledger in ``run_dir`` (WAL mode, durable commits).
+    def open(cls, run_dir: Path, create: bool = True, url: str | None = None) -> Ledger:
+        """The ledger of ``run_dir``: the SQLite file in it (WAL mode, durable commits),
+        or the shared PostgreSQL ledger it points at (``ledger.json``) or ``url`` names.
 
-        Raises :class:`LedgerUnreadableError` for a file that is not a sound ledger (it is
-        left as it is) and :class:`LedgerWriteError` where a new one cannot be written.
+        With ``url`` and ``create``, a new run directory is pointed at that ledger. Raises
+        :class:`LedgerUnreadableError` for a file that is not a sound ledger (it is left as
+        it is), :class:`LedgerWriteError` where a new one cannot be written, and
+        :class:`~tansaku.ledger.location.LedgerUnreachableError` for a database that does
+        not answer or refuses.
         """
+        shared = read_pointer(run_dir)
+        if url is not None:
+            shared = _shared_for(run_dir, shared, url)
+        if shared is not None:
+            return cls._open_shared(run_dir, shared, create)
         path = run_dir / LEDGER_FILE
         if not create and not path.is_file():
             raise LedgerMissingError(f"{run_dir} holds no campaign ledger ({LEDGER_FILE})")
@@ -189,13 +214,82 @@ class Ledger:
         event.listen(engine, "connect", _sqlite_pragmas)
         try:
             _prepare(engine, path, create)
-        except (LedgerUnreadableError, LedgerWriteError):
+        except (LedgerUnreadableError, LedgerWriteError, LedgerTooNewError):
             engine.dispose()
             raise
         return cls(engine, run_dir)
 
+    @classmethod
+    def _open_shared(cls, run_dir: Path, shared: SharedLedger, create: bool) -> Ledger:
+        engine = postgres.engine_for(shared)
+        where = f"the ledger {masked(shared.url)} (schema {shared.schema})"
+        try:
+            with engine.begin() as connection:
+                if not postgres.schema_exists(connection, shared.schema):
+                    if not create:
+                        raise LedgerMissingError(
+                            f"{where} holds no campaign for {run_dir}: nothing has run there"
+                        )
+                    postgres.create_schema(connection, shared.schema)
+                postgres.take_write_lock(connection, shared.schema)
+                migrate(connection, where)
+        except (OperationalError, ProgrammingError) as error:
+            engine.dispose()
+            raise LedgerUnreachableError(
+                f"cannot use the ledger {masked(shared.url)}: {postgres.reason(error)}. "
+                "Check the URL, that the server runs and that this role may create a schema "
+                "there; nothing was created."
+            ) from None
+        except (LedgerMissingError, LedgerTooNewError):
+            engine.dispose()
+            raise
+        if create:
+            write_pointer(run_dir, shared)
+        return cls(engine, run_dir, shared)
+
     def close(self) -> None:
+        if self._runner is not None:
+            self._runner.release()
+            self._runner = None
         self.engine.dispose()
+
+    @property
+    def shared(self) -> SharedLedger | None:
+        """The shared database and schema holding this ledger; ``None`` for SQLite."""
+        return self._shared
+
+    @contextmanager
+    def hold_runner(self) -> Iterator[None]:
+        """Be the campaign's one runner while inside; a second is refused at once.
+
+        On SQLite the run directory's lock already is the runner's lock. On PostgreSQL an
+        advisory lock is taken, which the server drops when this process dies; each write
+        checks it is still held (a database restart drops it) and takes it again.
+        Raises :class:`~tansaku.ledger.postgres.CampaignBusyError` where it is taken.
+        """
+        if self._shared is None:
+            yield
+            return
+        runner = postgres.RunnerLock(postgres.engine_for(self._shared, pooled=False), self._shared)
+        try:
+            runner.acquire()
+        except OperationalError as error:
+            raise self._unavailable(error) from None
+        self._runner = runner
+        try:
+            yield
+        finally:
+            self._runner = None
+            runner.release()
+            runner.engine.dispose()
+
+    def is_running(self) -> bool | None:
+        """Whether a runner holds this shared ledger's campaign, on any machine;
+        ``None`` for SQLite, whose runner holds the run directory's lock instead."""
+        if self._shared is None:
+            return None
+        with self._read() as connection:
+            return postgres.is_running(connection, self._shared.schema)
 
     @property
     def _where(self) -> str:
@@ -203,23 +297,52 @@ class Ledger:
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
-        """One write transaction. On SQLite it takes the write lock at its start, so what
-        it reads (the next id, an experiment's status) holds until it commits, even with
-        another process (``tansaku tell`` beside ``tansaku run``) writing too."""
+        """One write transaction, which writers of this campaign take in turns: what it
+        reads (the next id, an experiment's status) holds until it commits, even with
+        another process (``tansaku tell`` beside ``tansaku run``) writing too. SQLite
+        takes its write lock at the start; PostgreSQL the campaign's write lock."""
         try:
-            with self.engine.begin() as connection:
-                if self.engine.dialect.name == "sqlite":
+            if self._shared is None:
+                with self.engine.begin() as connection:
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
+                    yield connection
+                return
+            with postgres.connect(self.engine, self._shared) as connection, connection.begin():
+                postgres.take_write_lock(connection, self._shared.schema)
+                if self._runner is not None:
+                    self._runner.ensure(connection)
                 yield connection
         except OperationalError as error:
-            raise LedgerWriteError(
-                _unwritable(Path(str(self.engine.url.database)), error)
-            ) from None
+            if self._shared is None:
+                raise LedgerWriteError(
+                    _unwritable(Path(str(self.engine.url.database)), error)
+                ) from None
+            raise self._unavailable(error) from None
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection to read with; a shared ledger waits a while for its database."""
+        if self._shared is None:
+            with self.engine.connect() as connection:
+                yield connection
+            return
+        try:
+            with postgres.connect(self.engine, self._shared) as connection:
+                yield connection
+        except OperationalError as error:
+            raise self._unavailable(error) from None
+
+    def _unavailable(self, error: OperationalError) -> LedgerWriteError:
+        assert self._shared is not None
+        return LedgerWriteError(
+            f"lost the ledger {masked(self._shared.url)} ({postgres.reason(error)}); what was "
+            "recorded before stands. Run the same command again once the database answers."
+        )
 
     # The campaign ----------------------------------------------------------------------
 
     def campaign(self) -> CampaignRecord | None:
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             row = connection.execute(select(tables.campaign)).mappings().first()
         if row is None:
             return None
@@ -305,7 +428,7 @@ class Ledger:
             )
 
     def campaign_fingerprint(self) -> tuple[str, str, str] | None:
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             row = connection.execute(
                 select(
                     tables.campaign.c.name, tables.campaign.c.fingerprint, tables.campaign.c.mode
@@ -348,7 +471,7 @@ class Ledger:
     def prior(self) -> list[PriorRecord]:
         """The earlier measurements this campaign learns from, in file order."""
         p = tables.prior_measurements
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             rows = connection.execute(
                 select(p.c.line, p.c.parameters, p.c["values"], p.c.source_path).order_by(p.c.line)
             ).mappings()
@@ -383,6 +506,27 @@ class Ledger:
                 .values(ended_at=utcnow(), outcome=outcome)
             )
 
+    def set_waiting(self, session: int, instrument: str | None) -> None:
+        """Note that ``session`` waits for ``instrument`` (another campaign has it), or
+        with ``None`` that it no longer waits."""
+        with self._write() as connection:
+            connection.execute(
+                update(tables.sessions)
+                .where(tables.sessions.c.id == session)
+                .values(waiting_for=instrument, waiting_since=utcnow() if instrument else None)
+            )
+
+    def waiting(self) -> tuple[str, datetime] | None:
+        """The instrument the live session waits for and since when, if it waits."""
+        s = tables.sessions
+        with self._read() as connection:
+            row = connection.execute(
+                select(s.c.waiting_for, s.c.waiting_since)
+                .where(s.c.ended_at.is_(None), s.c.waiting_for.is_not(None))
+                .order_by(s.c.id.desc())
+            ).first()
+        return None if row is None else (row[0], row[1])
+
     def record_ports(
         self, session: int, ports: Mapping[str, str], overridden: Collection[str]
     ) -> None:
@@ -401,7 +545,7 @@ class Ledger:
     def last_ports(self) -> dict[str, str]:
         """Device → port of the latest session that recorded any."""
         p = tables.session_ports
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             latest = connection.execute(select(func.max(p.c.session_id))).scalar()
             rows = connection.execute(
                 select(p.c.device, p.c.port).where(p.c.session_id == latest)
@@ -480,7 +624,7 @@ class Ledger:
         """What grows with every change to an experiment or the plan: compare two readings
         to know whether anything happened in between (a result, a decision, a new
         proposal, a revision)."""
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return _version(connection)
 
     def mark_running(self, experiment_id: int, note: str | None = None) -> None:
@@ -767,7 +911,7 @@ class Ledger:
     def revisions(self) -> list[RevisionRecord]:
         """Every revision of the campaign's settings, oldest first."""
         r = tables.revisions
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             rows = connection.execute(
                 select(r.c.id, r.c.at, r.c.by, r.c.source_path, r.c.diff).order_by(r.c.id)
             ).mappings()
@@ -846,22 +990,19 @@ class Ledger:
             )
             .order_by(e.c.id)
         )
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             rows = connection.execute(query).mappings().all()
         return [ExperimentRecord(**dict(row)) for row in rows]
 
     def last_finished_at(self) -> datetime | None:
         """The instrument clock at the end of the latest result."""
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return connection.execute(select(func.max(tables.results.c.finished_at))).scalar()
 
 
 def _prepare(engine: Engine, path: Path, create: bool) -> None:
-    """Check that ``path`` is a sound ledger, creating its tables if ``create``.
-
-    A ledger written before a table was added gets that table (empty) on opening: tables
-    are only ever added, so an older ledger needs nothing else.
-    """
+    """Check that ``path`` is a sound ledger and bring its schema to the latest version
+    (a new ledger's tables are created so)."""
     try:
         with engine.connect() as connection:
             check = connection.exec_driver_sql("PRAGMA quick_check").scalar()
@@ -869,11 +1010,33 @@ def _prepare(engine: Engine, path: Path, create: bool) -> None:
             raise LedgerUnreadableError(_unreadable(path, str(check)))
         if not create and not inspect(engine).has_table(tables.campaign.name):
             raise LedgerUnreadableError(_unreadable(path, "it has no campaign table"))
-        tables.metadata.create_all(engine)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            migrate(connection, str(path))
     except OperationalError as error:
         raise LedgerWriteError(_unwritable(path, error)) from None
     except DatabaseError as error:
         raise LedgerUnreadableError(_unreadable(path, _reason(error))) from None
+
+
+def _shared_for(run_dir: Path, pointed: SharedLedger | None, url: str) -> SharedLedger:
+    """The shared ledger ``url`` names for ``run_dir``, checked against what the
+    directory already holds: another database's campaign, or a SQLite ledger."""
+    wanted = parse_ledger_url(url)
+    if pointed is not None:
+        if not same_database(pointed.url, wanted):
+            raise LedgerPointerError(
+                f"{run_dir} keeps its ledger in {masked(pointed.url)}, not in "
+                f"{masked(wanted)}; leave --ledger out to go on there, or use a new --run-dir"
+            )
+        return SharedLedger(wanted, pointed.schema)
+    sqlite_file = run_dir / LEDGER_FILE
+    if sqlite_file.is_file() and sqlite_file.stat().st_size > 0:
+        raise LedgerPointerError(
+            f"{run_dir} holds its own SQLite ledger; to go on in {masked(wanted)}, copy it "
+            f"there first (`tansaku ledger copy {run_dir} URL`), or use a new --run-dir"
+        )
+    return SharedLedger(wanted, campaign_schema(run_dir))
 
 
 def _reason(error: DatabaseError) -> str:

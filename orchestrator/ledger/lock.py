@@ -86,7 +86,8 @@ class RunDirectoryLock:
 
 
 def is_held(run_dir: Path) -> bool:
-    """Whether a live process holds ``run_dir`` right now."""
+    """Whether a live process runs the campaign of ``run_dir`` right now: one holding the
+    directory on this machine, or, for a shared ledger, holding its campaign anywhere."""
     probe = FileLock(run_dir / LOCK_FILE, timeout=0)
     try:
         probe.acquire()
@@ -94,6 +95,16 @@ def is_held(run_dir: Path) -> bool:
         return True
     except OSError:
         # Nothing can be written there (read-only, full): no run can be working in it.
+        pass
+    else:
+        probe.release()
+    from tansaku.ledger.ledger import Ledger
+    from tansaku.ledger.location import read_pointer
+
+    if read_pointer(run_dir) is None:
         return False
-    probe.release()
-    return False
+    ledger = Ledger.open(run_dir, create=False)
+    try:
+        return bool(ledger.is_running())
+    finally:
+        ledger.close()

@@ -1,4 +1,8 @@
-"""The ledger's tables (SQLAlchemy Core): SQLite by default, any SQLAlchemy URL later."""
+"""The ledger's tables (SQLAlchemy Core), the same on SQLite and PostgreSQL.
+
+They are the schema's latest version; ``migrations/versions`` holds how each version
+came to be, and a test checks the two agree.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,8 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 
 SCHEMA_VERSION = 1
+"""The layout of the data a campaign records (kept in ``campaign.schema_version``); the
+database schema's own version is Alembic's (``alembic_version``)."""
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -148,6 +154,8 @@ sessions = Table(
     Column("ended_at", UtcDateTime),
     Column("outcome", Text),
     Column("flow_run_id", String(64)),
+    Column("waiting_for", Text, doc="The instrument it waits for, held by another campaign."),
+    Column("waiting_since", UtcDateTime),
 )  # fmt: skip
 
 session_ports = Table(

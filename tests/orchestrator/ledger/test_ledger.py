@@ -1,18 +1,18 @@
-"""The ledger keeps every proposal and result on disk, once, through crashes."""
+"""The ledger keeps every proposal and result, once, through crashes: on SQLite in the run
+directory and on a shared PostgreSQL database alike (each test of both runs on both)."""
 
 from __future__ import annotations
 
-import sqlite3
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from tansaku.ledger import (
-    LEDGER_FILE,
     Ledger,
     LedgerMismatchError,
     RunDirectoryBusyError,
@@ -23,8 +23,20 @@ from tansaku.ledger import (
 CLOCK = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
 
-def new_ledger(run_dir: Path, fingerprint: str = "f1", mode: str = "dry-run") -> Ledger:
-    ledger = Ledger.open(run_dir)
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest) -> str | None:
+    """``None`` for the SQLite ledger in the run directory, else a fresh database's URL."""
+    if request.param == "sqlite":
+        return None
+    return request.getfixturevalue("postgres_database")
+
+
+def new_ledger(
+    run_dir: Path, fingerprint: str = "f1", mode: str = "dry-run", url: str | None = None
+) -> Ledger:
+    """The ledger of ``run_dir`` holding campaign ``c``; ``url`` points a new run
+    directory at a shared ledger (a resume finds it through the directory)."""
+    ledger = Ledger.open(run_dir, url=url)
     ledger.start_campaign(
         name="c",
         fingerprint=fingerprint,
@@ -64,8 +76,16 @@ def finish(
     )
 
 
-def test_an_experiment_goes_proposed_running_done_with_timestamps(tmp_path: Path) -> None:
-    ledger = new_ledger(tmp_path)
+def rows(ledger: Ledger, sql: str) -> list[tuple]:
+    """What the ledger's database holds, read past the Ledger's own queries."""
+    with ledger.engine.connect() as connection:
+        return [tuple(row) for row in connection.execute(text(sql))]
+
+
+def test_an_experiment_goes_proposed_running_done_with_timestamps(
+    tmp_path: Path, backend: str | None
+) -> None:
+    ledger = new_ledger(tmp_path, url=backend)
     (first, second) = propose(ledger, {"x": 0.1}, {"x": 0.2})
     assert (first, second) == (1, 2)
     ledger.mark_running(first)
@@ -77,17 +97,14 @@ def test_an_experiment_goes_proposed_running_done_with_timestamps(tmp_path: Path
     assert records[2].status == "failed" and records[2].failure == "sample cracked"
     assert records[1].finished_at == CLOCK + timedelta(hours=1)
     assert records[1].finished_at.tzinfo is not None
-    with sqlite3.connect(tmp_path / LEDGER_FILE) as raw:
-        statuses = raw.execute(
-            "SELECT status FROM transitions WHERE experiment_id = 1 ORDER BY id"
-        ).fetchall()
-        journal = raw.execute("PRAGMA journal_mode").fetchone()
+    statuses = rows(ledger, "SELECT status FROM transitions WHERE experiment_id = 1 ORDER BY id")
     assert [s for (s,) in statuses] == ["proposed", "running", "done"]
-    assert journal == ("wal",)
+    if backend is None:
+        assert rows(ledger, "PRAGMA journal_mode") == [("wal",)]
 
 
-def test_a_second_result_for_one_experiment_is_refused(tmp_path: Path) -> None:
-    ledger = new_ledger(tmp_path)
+def test_a_second_result_for_one_experiment_is_refused(tmp_path: Path, backend: str | None) -> None:
+    ledger = new_ledger(tmp_path, url=backend)
     (only,) = propose(ledger, {"x": 0.1})
     finish(ledger, only, 1.0)
     with pytest.raises(IntegrityError):
@@ -95,8 +112,8 @@ def test_a_second_result_for_one_experiment_is_refused(tmp_path: Path) -> None:
     assert [r.objective for r in ledger.experiments()] == [1.0]
 
 
-def test_non_finite_readings_are_kept_as_text(tmp_path: Path) -> None:
-    ledger = new_ledger(tmp_path)
+def test_non_finite_readings_are_kept_as_text(tmp_path: Path, backend: str | None) -> None:
+    ledger = new_ledger(tmp_path, url=backend)
     (only,) = propose(ledger, {"x": 0.1})
     ledger.record_result(
         only,
@@ -108,14 +125,19 @@ def test_non_finite_readings_are_kept_as_text(tmp_path: Path) -> None:
         finished_at=CLOCK,
         driver_seconds=0,
     )
-    with sqlite3.connect(tmp_path / LEDGER_FILE) as raw:
-        stored = raw.execute('SELECT "values", raw FROM results').fetchall()
-    assert stored == [('{"y": "nan"}', '{"v": "inf"}')]
+    stored = rows(ledger, 'SELECT "values", raw FROM results')
+    if backend is None:
+        assert stored == [('{"y": "nan"}', '{"v": "inf"}')]
+    else:  # psycopg decodes PostgreSQL's json
+        assert stored == [({"y": "nan"}, {"v": "inf"})]
+    assert ledger.experiments()[0].values == {"y": "nan"}
 
 
 @pytest.mark.parametrize(("policy", "status"), [("rerun", "proposed"), ("fail", "failed")])
-def test_interrupted_experiments_are_reconciled(tmp_path: Path, policy: str, status: str) -> None:
-    ledger = new_ledger(tmp_path)
+def test_interrupted_experiments_are_reconciled(
+    tmp_path: Path, policy: str, status: str, backend: str | None
+) -> None:
+    ledger = new_ledger(tmp_path, url=backend)
     first, second = propose(ledger, {"x": 0.1}, {"x": 0.2})
     finish(ledger, first, 1.0)
     ledger.mark_running(second)  # what a process killed mid-measurement leaves behind
@@ -128,8 +150,10 @@ def test_interrupted_experiments_are_reconciled(tmp_path: Path, policy: str, sta
     assert records[1].attempts == 1
 
 
-def test_a_resume_must_be_the_same_campaign_in_the_same_mode(tmp_path: Path) -> None:
-    new_ledger(tmp_path).close()
+def test_a_resume_must_be_the_same_campaign_in_the_same_mode(
+    tmp_path: Path, backend: str | None
+) -> None:
+    new_ledger(tmp_path, url=backend).close()
     with pytest.raises(LedgerMismatchError, match="other settings"):
         new_ledger(tmp_path, fingerprint="f2")
     with pytest.raises(LedgerMismatchError, match="cannot be continued as live"):
