@@ -20,7 +20,9 @@ def fingerprint(loaded: LoadedCampaign) -> str:
     unplugged = campaign.driver.with_ports(dict.fromkeys(campaign.driver.ports(), ""))
     unplugged = unplugged.model_copy(update={"approve": False})
     settings = campaign.model_copy(update={"driver": unplugged}).model_dump(
-        mode="json", exclude_defaults=True, exclude={"budget", "stop", "description", "run_dir"}
+        mode="json",
+        exclude_defaults=True,
+        exclude={"budget", "stop", "description", "run_dir", "ledger"},
     )
     if loaded.campaign.candidates is not None:
         settings["candidates_sha256"] = loaded.campaign.candidates.digest(loaded.base_dir)

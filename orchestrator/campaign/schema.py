@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -114,6 +115,40 @@ class Campaign(Section):
     run_dir: Path | None = Field(
         None, description="Where the ledger and logs go, relative to the campaign file."
     )
+    ledger: str | None = Field(
+        None,
+        description=(
+            "A shared ledger, postgresql://user@host:5432/database, in place of the SQLite "
+            "file in the run directory. Keep the password out of the file: PGPASSWORD, "
+            "~/.pgpass or TANSAKU_LEDGER give it."
+        ),
+    )
+
+    @field_validator("ledger")
+    @classmethod
+    def _ledger_is_postgresql(cls, ledger: str | None) -> str | None:
+        # Only the form is checked here: validating a campaign opens no connection (and
+        # imports no database driver); `tansaku run` reports a database that refuses.
+        if ledger is None:
+            return None
+        parts = urlsplit(ledger.strip())
+        if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
+            raise ValueError(
+                "a shared ledger is a PostgreSQL URL, postgresql://user@host:5432/database; "
+                "leave `ledger` out for the SQLite ledger in the run directory"
+            )
+        if not parts.hostname or not parts.path.strip("/"):
+            raise ValueError(
+                f"the ledger URL names no {'host' if not parts.hostname else 'database'}; "
+                "write it as postgresql://user@host:5432/database"
+            )
+        if parts.password:
+            raise ValueError(
+                "the ledger URL holds a password, which a campaign file would share with "
+                "everyone who reads it; remove it and give it with PGPASSWORD, ~/.pgpass or "
+                "TANSAKU_LEDGER"
+            )
+        return ledger.strip()
 
     @field_validator("seed")
     @classmethod

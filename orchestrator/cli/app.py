@@ -110,6 +110,15 @@ def run(
             "(repeatable; TANSAKU_PORT takes several, separated by spaces).",
         ),
     ] = None,
+    ledger: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Keep the ledger in a shared PostgreSQL database, "
+            "postgresql://user@host:5432/db (default: the campaign's `ledger`, then "
+            "TANSAKU_LEDGER for a new run directory, else SQLite in the run directory).",
+        ),
+    ] = None,
 ) -> None:
     """Run a campaign, or resume it from its run directory, until its budget is spent."""
     from tansaku.flows.runner import check_dry_run, with_ports
@@ -124,7 +133,7 @@ def run(
     if run_dir is None:
         declared = loaded.campaign.run_dir
         run_dir = loaded.base_dir / declared if declared else Path("runs") / loaded.campaign.name
-    _run(loaded, run_dir, dry_run, overridden_ports=set(ports))
+    _run(loaded, run_dir, dry_run, overridden_ports=set(ports), ledger_url=ledger)
 
 
 def _parse_ports(given: list[str]) -> dict[str, str]:
@@ -139,7 +148,13 @@ def _parse_ports(given: list[str]) -> dict[str, str]:
     return ports
 
 
-def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports: set[str]) -> None:
+def _run(
+    loaded: LoadedCampaign,
+    run_dir: Path,
+    dry_run: bool,
+    overridden_ports: set[str],
+    ledger_url: str | None = None,
+) -> None:
     from tansaku.cli.views import ProgressDisplay, summary_panel, waiting_table
     from tansaku.flows.proposing import FOR_PERSON
     from tansaku.flows.runner import LOG_FILE, run_campaign
@@ -177,7 +192,12 @@ def _run(loaded: LoadedCampaign, run_dir: Path, dry_run: bool, overridden_ports:
 
     try:
         outcome = run_campaign(
-            loaded, run_dir, dry_run, on_ready=on_ready, overridden_ports=overridden_ports
+            loaded,
+            run_dir,
+            dry_run,
+            on_ready=on_ready,
+            overridden_ports=overridden_ports,
+            ledger_url=ledger_url,
         )
     except TansakuError as error:
         raise _error(str(error), error.exit_code) from None
@@ -282,12 +302,46 @@ def export(
 
 
 @server_app.command("start")
-def server_start() -> None:
+def server_start(
+    database: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Keep Prefect's data in PostgreSQL, postgresql://user@host:5432/db, as a "
+            "facility does (default: PREFECT_API_DATABASE_CONNECTION_URL, else Prefect's "
+            "SQLite in PREFECT_HOME).",
+        ),
+    ] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            help="The address to listen on: 0.0.0.0 lets workers on other machines in "
+            "[default: 127.0.0.1]."
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(help="The port [default: 4200 if free, else any free one].", min=1),
+    ] = None,
+) -> None:
     """Start the background Prefect server (a run starts it by itself when needed)."""
     from tansaku.flows.prefect_server import ensure_server, prefect_home
 
-    state = ensure_server(prefect_home())
-    out.print(f"Prefect server running at {state.url} (pid {state.pid}, log {state.log})")
+    try:
+        state = ensure_server(prefect_home(), port=port, host=host, database=database)
+    except TansakuError as error:
+        raise _error(str(error), error.exit_code) from None
+    database_note = f", database {state.database}" if state.database else ""
+    out.print(
+        f"Prefect server running at {state.url} (pid {state.pid}{database_note}, log {state.log})"
+    )
+    if state.host != "127.0.0.1":
+        import socket
+
+        out.print(
+            f"it listens on {state.host}: on other machines, set PREFECT_API_URL="
+            f"http://{socket.gethostname()}:{state.url.rsplit(':', 1)[1]}/api"
+        )
 
 
 @server_app.command("stop")
@@ -310,7 +364,8 @@ def server_status() -> None:
 
     state = running_server(prefect_home())
     out.print(
-        f"Prefect server running at {state.url} (pid {state.pid})"
+        f"Prefect server running at {state.url} (pid {state.pid}, listening on "
+        f"{state.host}, database {state.database or 'SQLite in PREFECT_HOME'})"
         if state
         else "no background Prefect server is running"
     )
@@ -334,5 +389,5 @@ def main() -> None:
 
 
 # They register their commands on `app` (suggest, tell, add, approve, reject; predict;
-# report; revise), so they need it defined above.
-from tansaku.cli import people, predict, report, revise  # noqa: E402, F401
+# report; revise; ledger copy), so they need it defined above.
+from tansaku.cli import ledger_copy, people, predict, report, revise  # noqa: E402, F401

@@ -29,7 +29,16 @@ from tansaku.drivers.registry import load_driver
 from tansaku.drivers.simulated import SimulatedDriver, SimulatedDriverConfig
 from tansaku.errors import InputError, InstrumentError, PrefectError
 from tansaku.flows.proposing import FOR_PERSON
-from tansaku.ledger import Ledger, LedgerWriteError, PriorRecord, RunDirectoryLock
+from tansaku.ledger import (
+    LEDGER_FILE,
+    LEDGER_VARIABLE,
+    Ledger,
+    LedgerWriteError,
+    PriorRecord,
+    RunDirectoryLock,
+    check_ledger_url,
+)
+from tansaku.ledger.location import POINTER_FILE
 
 LOG_FILE = "tansaku.log"
 PREFECT_SHUTDOWN_SECONDS = 5.0
@@ -75,6 +84,7 @@ def run_campaign(
     dry_run: bool,
     on_ready: Callable[[Ledger, str | None], None] | None = None,
     overridden_ports: Collection[str] = (),
+    ledger_url: str | None = None,
 ) -> RunOutcome:
     """Run (or resume) ``loaded`` in ``run_dir`` until it stops.
 
@@ -82,8 +92,15 @@ def run_campaign(
     before the first experiment, e.g. to start a progress display.
     ``overridden_ports`` names the devices whose port the user gave for this run
     (:func:`with_ports`): only those may differ from where the campaign last ran.
+    ``ledger_url`` (``--ledger``) names a shared PostgreSQL ledger; without it, the
+    campaign's ``ledger:``, then ``TANSAKU_LEDGER`` for a new run directory, then the
+    ledger the run directory already has (SQLite by default).
     """
     check_dry_run(loaded, dry_run)
+    ledger_url = ledger_url or loaded.campaign.ledger or _ledger_from_environment(run_dir)
+    if ledger_url is not None and not (run_dir / POINTER_FILE).exists():
+        # Before the run directory exists: an unusable database leaves nothing behind.
+        check_ledger_url(ledger_url, run_dir)
     if dry_run:
         # A rehearsal reaches no instrument, so nothing waits for anyone's approval.
         driver = loaded.campaign.driver.model_copy(update={"approve": False})
@@ -91,13 +108,29 @@ def run_campaign(
     with RunDirectoryLock(run_dir):
         _route_logs(run_dir / LOG_FILE)
         prefect_ui, api_url = _prefect_api()
-        ledger = Ledger.open(run_dir)
+        ledger = Ledger.open(run_dir, url=ledger_url)
         try:
-            return _run_locked(
-                loaded, run_dir, dry_run, ledger, api_url, prefect_ui, on_ready, overridden_ports
-            )
+            with ledger.hold_runner():
+                return _run_locked(
+                    loaded,
+                    run_dir,
+                    dry_run,
+                    ledger,
+                    api_url,
+                    prefect_ui,
+                    on_ready,
+                    overridden_ports,
+                )
         finally:
             ledger.close()
+
+
+def _ledger_from_environment(run_dir: Path) -> str | None:
+    """``TANSAKU_LEDGER``, for a run directory that has no ledger yet: a facility's
+    default never moves a campaign that already has its ledger."""
+    if (run_dir / POINTER_FILE).exists() or (run_dir / LEDGER_FILE).exists():
+        return None
+    return os.environ.get(LEDGER_VARIABLE) or None
 
 
 def check_dry_run(loaded: LoadedCampaign, dry_run: bool) -> None:

@@ -15,6 +15,7 @@ from tansaku.ledger.ledger import (
     PriorRecord,
     RevisionRecord,
     Version,
+    check_ledger_url,
 )
 from tansaku.ledger.location import (
     LEDGER_VARIABLE,
@@ -55,6 +56,7 @@ __all__ = [
     "RunDirectoryLock",
     "RunDirectoryUnwritableError",
     "Version",
+    "check_ledger_url",
     "is_held",
     "masked",
 ]

@@ -1019,6 +1019,13 @@ def _prepare(engine: Engine, path: Path, create: bool) -> None:
         raise LedgerUnreadableError(_unreadable(path, _reason(error))) from None
 
 
+def check_ledger_url(url: str, run_dir: Path) -> None:
+    """Refuse, before anything is written anywhere, a ledger URL that cannot hold the
+    campaign of ``run_dir``: malformed, not PostgreSQL, unreachable, or a role that may
+    not create its schema there."""
+    postgres.check_usable(SharedLedger(parse_ledger_url(url), campaign_schema(run_dir)))
+
+
 def _shared_for(run_dir: Path, pointed: SharedLedger | None, url: str) -> SharedLedger:
     """The shared ledger ``url`` names for ``run_dir``, checked against what the
     directory already holds: another database's campaign, or a SQLite ledger."""

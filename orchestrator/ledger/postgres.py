@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from tansaku.errors import RunDirectoryError
-from tansaku.ledger.location import SharedLedger, masked
+from tansaku.ledger.location import LedgerUnreachableError, SharedLedger, masked
 
 CONNECT_TIMEOUT_S = 10
 RECONNECT_S = 60.0
@@ -169,6 +169,33 @@ def is_running(connection: Connection, schema: str) -> bool:
             lock_keys(RUNNER_LOCK, schema),
         ).first()
     )
+
+
+def check_usable(shared: SharedLedger) -> None:
+    """Connect once and check this role may create the campaign's schema; raises
+    :class:`~tansaku.ledger.location.LedgerUnreachableError` saying why not."""
+    engine = create_engine(
+        shared.url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_TIMEOUT_S}
+    )
+    try:
+        with engine.connect() as connection:
+            may_create = connection.execute(
+                text("SELECT has_database_privilege(current_database(), 'CREATE')")
+            ).scalar()
+            exists = schema_exists(connection, shared.schema)
+    except OperationalError as error:
+        raise LedgerUnreachableError(
+            f"cannot use the ledger {masked(shared.url)}: {reason(error)}. Check the URL and "
+            "that the server runs; nothing was created."
+        ) from None
+    finally:
+        engine.dispose()
+    if not (may_create or exists):
+        raise LedgerUnreachableError(
+            f"cannot use the ledger {masked(shared.url)}: role {shared.url.username!r} may not "
+            "create a schema in that database. Grant it CREATE on the database, or use a role "
+            "that has it; nothing was created."
+        )
 
 
 def _holder(connection: Connection, keys: dict[str, int]) -> str:
