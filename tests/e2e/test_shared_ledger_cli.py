@@ -198,3 +198,38 @@ def test_a_sqlite_run_is_copied_into_postgresql_and_goes_on_there(
     assert ids == [(i,) for i in range(1, 8)]
     sessions = shared_rows(postgres_database, "tansaku_move", "SELECT id FROM sessions ORDER BY id")
     assert sessions == [(1,), (2,)]  # the copied session's id is not handed out again
+
+
+def cut_connections(url: str) -> int:
+    """What a database restart does to its clients: every connection to it is cut."""
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    with psycopg.connect(url, autocommit=True) as connection:
+        return len(
+            connection.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                (name,),
+            ).fetchall()
+        )
+
+
+def test_a_run_goes_on_when_its_database_connections_are_cut(
+    tmp_path: Path, prefect_server: str, postgres_database: str
+) -> None:
+    campaign = small_branin(tmp_path, name="restart", budget=10)
+    run_dir = tmp_path / "runs" / "restart"
+    process = start_run(campaign, run_dir, postgres_database, tmp_path)
+    try:
+        wait_for_results(postgres_database, "tansaku_restart", process, at_least=3)
+        assert cut_connections(postgres_database) >= 1  # the runner's lock among them
+        wait_for_results(postgres_database, "tansaku_restart", process, at_least=5)
+        cut_connections(postgres_database)
+        stdout, stderr = process.communicate(timeout=180)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert "budget reached: 10 of 10 experiments" in stdout
+    ids = shared_rows(postgres_database, "tansaku_restart", "SELECT experiment_id FROM results")
+    assert sorted(i for (i,) in ids) == list(range(1, 11))
