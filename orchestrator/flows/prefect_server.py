@@ -85,7 +85,9 @@ class ServerState:
 def masked(url: URL) -> str:
     """``url`` as tansaku may print or write it: its password replaced by ``***``, and
     written as ``psql`` and the user write it (``postgresql://``, no driver)."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=True)
+    if url.drivername in POSTGRES_SCHEMES:
+        url = url.set(drivername="postgresql")
+    return url.render_as_string(hide_password=True)
 
 
 def database_url(text: str, where: str = "the Prefect server's database") -> URL:
