@@ -315,13 +315,13 @@ def server_start(
     host: Annotated[
         str | None,
         typer.Option(
-            help="The address to listen on: 0.0.0.0 lets workers on other machines in "
-            "[default: 127.0.0.1]."
+            help="The address to listen on: 0.0.0.0 lets workers on other machines in.",
+            show_default="127.0.0.1",
         ),
     ] = None,
     port: Annotated[
         int | None,
-        typer.Option(help="The port [default: 4200 if free, else any free one].", min=1),
+        typer.Option(help="The port.", show_default="4200 if free, else any free one", min=1),
     ] = None,
 ) -> None:
     """Start the background Prefect server (a run starts it by itself when needed)."""
