@@ -47,7 +47,7 @@ def masked(url: str | URL) -> str:
     """``url`` as it may be shown or written down: its password replaced by ``***``."""
     try:
         parsed = url if isinstance(url, URL) else make_url(url)
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", str(url))
     return parsed.render_as_string(hide_password=True)
 
@@ -59,7 +59,7 @@ def parse_ledger_url(text: str, where: str = "the ledger URL") -> URL:
     """
     try:
         url = make_url(text.strip())
-    except ArgumentError:
+    except (ArgumentError, ValueError):
         raise LedgerUrlError(
             f"{where} {masked(text)!r} is not a database URL; write it as "
             "postgresql://user@host:5432/database"

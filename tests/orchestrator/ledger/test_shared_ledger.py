@@ -275,3 +275,8 @@ def test_schema_names_follow_the_run_directory() -> None:
     odd = campaign_schema(Path("runs/Film 0412"))
     assert odd.startswith("tansaku_film_0412_") and odd != campaign_schema(Path("runs/film 0412"))
     assert len(campaign_schema(Path("x" * 100))) == 63
+
+
+def test_a_port_that_is_no_number_is_a_bad_url(tmp_path: Path) -> None:
+    with pytest.raises(LedgerUrlError, match=r"postgresql://lab:\*\*\*@db:x/ledger"):
+        Ledger.open(tmp_path, url="postgresql://lab:pw@db:x/ledger")
