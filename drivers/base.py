@@ -7,13 +7,15 @@ objectives back. It knows nothing of the proposer or the ledger: the flow hands 
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import ClassVar, Literal, Protocol, Self, runtime_checkable
+from typing import Annotated, ClassVar, Literal, Protocol, Self, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, StringConstraints
 
 from tansaku.documents import Location, Problem
 from tansaku.errors import InputError, InstrumentError
@@ -33,6 +35,30 @@ __all__ = [  # what a driver author imports from here, the shared types included
     "ParameterDomain",
     "ParameterValue",
 ]
+
+
+MAX_INSTRUMENT_NAME = 100
+
+InstrumentName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=MAX_INSTRUMENT_NAME),
+]
+"""It names a Prefect global concurrency limit, and those names refuse '/', '%' and more."""
+
+
+def instrument_name_from(*parts: str) -> str:
+    """A valid instrument name made from ``parts`` (a port, a folder path).
+
+    Every run of characters a name may not hold becomes one ``-``, so ``/dev/ttyUSB0``
+    is ``dev-ttyUSB0``. A name that would be too long keeps its start and a digest of
+    the whole, so two long paths never end up with the same name.
+    """
+    text = "_".join(parts)
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-._") or "instrument"
+    if len(name) > MAX_INSTRUMENT_NAME:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        name = f"{name[: MAX_INSTRUMENT_NAME - 13]}-{digest}"
+    return name
 
 
 class DriverConfig(BaseModel):
@@ -61,6 +87,15 @@ class DriverConfig(BaseModel):
             "the Prefect UI) before the instrument sees it."
         ),
     )
+    instrument: InstrumentName | None = Field(
+        None,
+        description=(
+            "Letters, digits, '.', '_' and '-', starting with a letter or digit: the "
+            "instrument's name. Campaigns that name one instrument never run more experiments "
+            "on it at once than its `slots`; default: where the driver reaches it (a serial "
+            "port, a drop folder), none for a simulator."
+        ),
+    )
     on_interrupted: Literal["rerun", "fail"] = Field(
         "rerun",
         description=(
@@ -86,6 +121,26 @@ class DriverConfig(BaseModel):
             device = next(iter(ports))
             raise InputError(f"--port {device}=...: a {self.type} driver has no devices on ports")
         return self
+
+    def instrument_name(self, base_dir: Path) -> str | None:
+        """The instrument whose slots this campaign holds while it measures; ``None``: none.
+
+        ``instrument:`` when the campaign names it, else :meth:`default_instrument`.
+        Like ports, the name says where, not what: it is no part of the campaign's
+        identity, and a campaign may resume under another.
+        """
+        return self.instrument if self.instrument is not None else self.default_instrument(base_dir)
+
+    def default_instrument(self, base_dir: Path) -> str | None:
+        """The instrument's name when the campaign names none (``base_dir``: the campaign
+        file's folder); ``None`` holds no slot.
+
+        A driver that reaches a shared device (a port, a folder) names it from there, so
+        two campaigns on that device share its slots without being told; the default here
+        is ``None``, since an unknown driver's device cannot be told apart.
+        """
+        del base_dir
+        return None
 
     def describe(self, base_dir: Path) -> list[str]:
         """How this driver reaches the instrument, a line per device or mode, for people.

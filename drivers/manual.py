@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar, Literal
 
+from tansaku.documents import Location
 from tansaku.drivers.base import CampaignContext, DriverConfig
 
 
@@ -24,6 +25,20 @@ class ManualDriverConfig(DriverConfig):
         del base_dir
         samples = f"{self.slots} samples at once" if self.slots > 1 else "one sample at a time"
         return [f"by hand: a person measures {samples} and enters the results"]
+
+    def problems(self, context: CampaignContext) -> list[tuple[Location, str]]:
+        """A person's experiments hold no instrument slot: refuse naming an instrument."""
+        del context
+        if self.instrument is None:
+            return []
+        return [
+            (
+                ("instrument",),
+                "a person measures by hand: results come in over days, whether or not "
+                "tansaku runs, so no campaign can hold the instrument for them; remove "
+                "`instrument`",
+            )
+        ]
 
 
 class ManualDriver:

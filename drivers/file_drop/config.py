@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tansaku.documents import Location
-from tansaku.drivers.base import CampaignContext, DriverConfig
+from tansaku.drivers.base import CampaignContext, DriverConfig, instrument_name_from
 from tansaku.units import Duration, format_duration
 
 
@@ -147,6 +147,11 @@ class FileDropConfig(DriverConfig):
             how = f"one {self.request.format} file per experiment, {slots}, {limit} each"
         folders = f"requests to {paths['outbox']}, results from {paths['inbox']}"
         return [f"file drop: {how}", folders]
+
+    def default_instrument(self, base_dir: Path) -> str | None:
+        """The outbox the robot reads (``/srv/robot/outbox`` → ``srv-robot-outbox``): two
+        campaigns that drop requests in one folder feed one robot."""
+        return instrument_name_from(str(self.folders(base_dir)["outbox"].resolve()))
 
     def folders(self, base_dir: Path) -> dict[str, Path]:
         """``outbox``, ``inbox``, ``archive`` and ``quarantine``, resolved against ``base_dir``."""

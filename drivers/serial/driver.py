@@ -6,6 +6,7 @@ applies it, each objective is read from the device whose protocol reads it.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Mapping
@@ -22,6 +23,7 @@ from tansaku.drivers.base import (
     Experiment,
     InstrumentError,
     Measurement,
+    instrument_name_from,
 )
 from tansaku.drivers.serial.checks import (
     Found,
@@ -65,6 +67,18 @@ class SerialDriverConfig(DriverConfig):
 
     def ports(self) -> dict[str, str]:
         return {name: device.port for name, device in self.devices.items()}
+
+    def default_instrument(self, base_dir: Path) -> str | None:
+        """The ports the devices are on (``/dev/ttyUSB0`` → ``dev-ttyUSB0``), symbolic
+        links resolved, so two campaigns on one port share it; ``None`` when every device
+        is on ``loop://``, which each connection has to itself."""
+        del base_dir
+        ports = sorted(
+            os.path.realpath(port) if port.startswith("/") else port
+            for port in self.ports().values()
+            if not port.startswith("loop://")
+        )
+        return instrument_name_from(*ports) if ports else None
 
     def with_ports(self, ports: Mapping[str, str]) -> SerialDriverConfig:
         unknown = sorted(set(ports) - set(self.devices))

@@ -16,9 +16,10 @@ def fingerprint(loaded: LoadedCampaign) -> str:
     tansaku does not change the fingerprint of campaigns that do not use it.
     """
     campaign = loaded.campaign
-    # Ports say where a device is, approval who looks first: neither shapes the data.
+    # Ports and the instrument's name say where a device is, approval who looks first:
+    # none shapes the data.
     unplugged = campaign.driver.with_ports(dict.fromkeys(campaign.driver.ports(), ""))
-    unplugged = unplugged.model_copy(update={"approve": False})
+    unplugged = unplugged.model_copy(update={"approve": False, "instrument": None})
     settings = campaign.model_copy(update={"driver": unplugged}).model_dump(
         mode="json",
         exclude_defaults=True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console, Group, RenderableType
@@ -29,7 +30,9 @@ def status_parts(
     from tansaku.campaign import Parameter
     from tansaku.cli.people import waiting_for_people
 
-    parts: list[RenderableType] = [summary_panel(summary, running=running)]
+    parts: list[RenderableType] = [
+        summary_panel(summary, running=running, waiting=_waiting(run_dir) if running else None)
+    ]
     if last > 0 and summary.experiments:
         parts.append(experiments_table(summary, last))
     if records := waiting_for_people(summary):
@@ -38,6 +41,17 @@ def status_parts(
         parts.append(waiting_table(space, records, "waiting for a person"))
         parts += answer_hints(run_dir, records, summary.measured)
     return parts
+
+
+def _waiting(run_dir: Path) -> tuple[str, datetime] | None:
+    """The instrument the live run in ``run_dir`` waits for, and since when.
+
+    Read apart from the summary, which holds the campaign's experiments only."""
+    ledger = Ledger.open(run_dir, create=False)
+    try:
+        return ledger.waiting()
+    finally:
+        ledger.close()
 
 
 def print_status(console: Console, parts: list[RenderableType]) -> None:
@@ -73,7 +87,7 @@ def watch_status(console: Console, run_dir: Path, last: int, every_s: float) -> 
                 summary = summarize(ledger)
                 assert summary is not None  # the caller checked; a campaign is never removed
                 stop_reason = summary.record.stop_reason
-                reading = (version, stop_reason, running)
+                reading = (version, stop_reason, running, ledger.waiting())
                 if reading != shown:
                     show(status_parts(summary, run_dir, running, last))
                     shown = reading

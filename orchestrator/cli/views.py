@@ -94,8 +94,16 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M")
 
 
-def summary_panel(summary: CampaignSummary, running: bool | None = None) -> Panel:
-    """Progress, best result, stop reason and (simulated) calendar of a campaign."""
+def summary_panel(
+    summary: CampaignSummary,
+    running: bool | None = None,
+    waiting: tuple[str, datetime] | None = None,
+) -> Panel:
+    """Progress, best result, stop reason and (simulated) calendar of a campaign.
+
+    ``waiting`` is the instrument a live run waits for (another campaign holds it) and
+    since when (:meth:`~tansaku.ledger.Ledger.waiting`).
+    """
     counts = summary.counts
     lines = [
         f"experiments  {summary.finished}/{summary.budget} · done {counts['done']} · "
@@ -145,6 +153,12 @@ def summary_panel(summary: CampaignSummary, running: bool | None = None) -> Pane
             "state  "
             + (
                 "running now"
+                + (
+                    f", waiting for instrument {waiting[0]} since {waiting[1]:%H:%M} UTC "
+                    "(another campaign holds it)"
+                    if waiting
+                    else ""
+                )
                 if running
                 else "finished"
                 if summary.record.stop_reason

@@ -30,9 +30,10 @@ from tansaku.drivers.base import (
     ParameterValue,
 )
 from tansaku.drivers.manual import ManualDriver
-from tansaku.flows import decisions, proposing
+from tansaku.flows import decisions, instruments, proposing
 from tansaku.flows.artifacts import CampaignArtifacts
 from tansaku.flows.decisions import Propose, Stop, Submit, Wait, next_step
+from tansaku.flows.instruments import Instrument
 from tansaku.flows.waiting import wait_for_people
 from tansaku.ledger import ExperimentRecord, Ledger, LedgerChangedError, Version
 from tansaku.people.campaign import OpenCampaign
@@ -110,20 +111,34 @@ def campaign_flow(run: CampaignRun, campaign: str, run_dir: str) -> str:
     run.ledger.set_session_flow_run(run.session, str(flow_run.get_id()))
     campaign_record = run.ledger.campaign()
     assert campaign_record is not None, "the runner records the campaign before the flow starts"
-    loop = _Loop(run.loaded, run.ledger, campaign_record.clock_start)
-    if isinstance(run.driver, ManualDriver):
-        return loop.run_by_hand(run.driver)
-    if isinstance(run.driver, AsyncDriver):
-        return loop.run_in_parallel(run.driver)
-    return loop.run_in_turn(run.driver)
+    with instruments.for_run(
+        run.loaded,
+        run.ledger,
+        run.session,
+        dry_run=campaign_record.mode == "dry-run",
+        flow_run_id=str(flow_run.get_id()),
+    ) as instrument:
+        loop = _Loop(run.loaded, run.ledger, campaign_record.clock_start, instrument)
+        if isinstance(run.driver, ManualDriver):
+            return loop.run_by_hand(run.driver)
+        if isinstance(run.driver, AsyncDriver):
+            return loop.run_in_parallel(run.driver)
+        return loop.run_in_turn(run.driver)
 
 
 class _Loop:
     """The propose → measure → record cycle, for one instrument or for parallel slots."""
 
-    def __init__(self, loaded: LoadedCampaign, ledger: Ledger, clock_start: datetime) -> None:
+    def __init__(
+        self,
+        loaded: LoadedCampaign,
+        ledger: Ledger,
+        clock_start: datetime,
+        instrument: Instrument,
+    ) -> None:
         self.campaign = loaded.campaign
         self.ledger = ledger
+        self.instrument = instrument
         run_dir = ledger.run_dir or Path(".")
         self.people = OpenCampaign(loaded, run_dir, ledger)
         self.artifacts = CampaignArtifacts(ledger, self.campaign.name, run_dir)
@@ -169,15 +184,18 @@ class _Loop:
                 wait_for_people(self.people, records, version)
             for queued in queue:
                 experiment = self._experiment(queued)
-                self.ledger.mark_running(experiment.id)
-                state = measure_with_retries.with_options(
-                    task_run_name=f"measure-{experiment.label}"
-                )(driver, experiment, self.ledger, return_state=True)
-                if state.is_completed():
-                    measurement, seconds = state.result()
-                    self._record(experiment.id, measurement, seconds)
-                else:
-                    self._record_error(experiment.id, state, driver.now())
+                # From running to its result in the ledger, no other campaign measures on
+                # the instrument (its slots, shared in Prefect).
+                with self.instrument.hold():
+                    self.ledger.mark_running(experiment.id)
+                    state = measure_with_retries.with_options(
+                        task_run_name=f"measure-{experiment.label}"
+                    )(driver, experiment, self.ledger, return_state=True)
+                    if state.is_completed():
+                        measurement, seconds = state.result()
+                        self._record(experiment.id, measurement, seconds)
+                    else:
+                        self._record_error(experiment.id, state, driver.now())
 
     def run_in_parallel(self, driver: AsyncDriver) -> str:
         """Keep every free slot busy; record each result as it comes, in any order.
@@ -190,6 +208,7 @@ class _Loop:
         submit_with_retries = submit.with_options(**self.retrying)
         for record in self.ledger.experiments():
             if record.status == "running" and not self._for_person(record):
+                self._take_slot_again(record.id)
                 driver.resume(self._experiment(record), record.updated_at)
         while True:
             version, records = self._read()
@@ -208,6 +227,7 @@ class _Loop:
                 if self._propose(records, decision.count, version):
                     continue  # the next decision sends them, or waits for their approval
                 decision = decision.if_pool_exhausted
+            starting = self._with_slots(starting, records)
             if starting:
                 experiments = [self._experiment(r) for r in starting]
                 state = submit_with_retries.with_options(
@@ -218,6 +238,7 @@ class _Loop:
                         self.ledger.mark_running(experiment.id)
                     else:
                         self._record_error(experiment.id, state, driver.now())
+                        self.instrument.give_back(experiment.id)
             elif isinstance(decision, Stop):
                 self._stop(decision.reason)
                 return decision.reason
@@ -234,6 +255,7 @@ class _Loop:
                     measurement = completion.measurement
                     seconds = (measurement.finished_at - measurement.started_at).total_seconds()
                     self._record(completion.experiment_id, measurement, seconds)
+                    self.instrument.give_back(completion.experiment_id)
 
     def run_by_hand(self, driver: ManualDriver) -> str:
         """A person measures: show each experiment (mark it running) and wait for results.
@@ -264,6 +286,37 @@ class _Loop:
                 self._stop(decision.reason)
                 return decision.reason
             wait_for_people(self.people, records, version)
+
+    def _with_slots(
+        self, starting: list[ExperimentRecord], records: Sequence[ExperimentRecord]
+    ) -> list[ExperimentRecord]:
+        """The experiments of ``starting`` that got a slot of the instrument, in order.
+
+        Only a campaign with nothing in flight waits for a slot: one that holds slots
+        collects its results meanwhile (and so frees them), and two campaigns never wait
+        for each other's slots. The rest stay queued for the next turn.
+        """
+        slotted: list[ExperimentRecord] = []
+        for record in starting:
+            if not self.instrument.take(record.id, wait=False):
+                break
+            slotted.append(record)
+        in_flight = any(r.status == "running" and not self._for_person(r) for r in records)
+        if starting and not slotted and not in_flight:
+            self.instrument.take(starting[0].id, wait=True)
+            slotted.append(starting[0])
+        return slotted
+
+    def _take_slot_again(self, experiment_id: int) -> None:
+        """A slot for an experiment a previous run left in flight, without waiting: it
+        runs on the instrument whether or not a slot is free."""
+        if not self.instrument.take(experiment_id, wait=False):
+            logger.warning(
+                "instrument %s has no free slot for experiment %s, still in flight from the "
+                "previous run: it goes on over the instrument's slots",
+                self.instrument.name,
+                experiment_id,
+            )
 
     def _stop(self, reason: str) -> None:
         """Close the campaign in the ledger, then show why in the Prefect UI."""
