@@ -389,5 +389,5 @@ def main() -> None:
 
 
 # They register their commands on `app` (suggest, tell, add, approve, reject; predict;
-# report; revise; ledger copy), so they need it defined above.
-from tansaku.cli import ledger_copy, people, predict, report, revise  # noqa: E402, F401
+# report; revise; ledger copy; deploy), so they need it defined above.
+from tansaku.cli import deploy, ledger_copy, people, predict, report, revise  # noqa: E402, F401
