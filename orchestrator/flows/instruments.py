@@ -10,17 +10,22 @@ Prefect's ``tag:`` limits in the UI's list.
 Each slot is held under a lease that a thread renews while the experiment runs: when the
 holding process dies (``kill -9``, a power cut), the Prefect server takes the slot back
 once the lease has run out (:data:`LEASE_VARIABLE`), and a waiting campaign goes on.
+A campaign that is run again after its process died does not wait out its own leases:
+the run directory notes the leases it holds (:data:`LEASES_FILE`), and the next run,
+which holds the run directory's lock, gives back what the dead one left.
 A waiting campaign says so in its flow run's logs in the Prefect UI and in the ledger,
 where ``tansaku status`` shows it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from uuid import UUID
 
 import httpx
@@ -31,6 +36,7 @@ from prefect.client.schemas.actions import (
 )
 from prefect.client.schemas.objects import ConcurrencyLeaseHolder
 from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
+from prefect.concurrency.context import ConcurrencyContext
 from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.logging import get_run_logger
@@ -52,6 +58,8 @@ MIN_LEASE_SECONDS = 60.0
 """The shortest lease a Prefect 3.9 server grants."""
 POLL_SECONDS = 2.0
 """How often a campaign waiting for the instrument asks for a slot again."""
+LEASES_FILE = "instrument-leases.json"
+"""In the run directory: the leases this campaign's live run holds, by id."""
 
 
 class LeaseSettingError(InputError):
@@ -103,9 +111,12 @@ class Instrument:
         ledger: Ledger,
         session: int,
         flow_run_id: UUID | None = None,
+        run_dir: Path | None = None,
     ) -> None:
         self.name, self.slots = name, slots
         self._ledger, self._session = ledger, session
+        self._leases_file = None if run_dir is None else run_dir / LEASES_FILE
+        self._lease_ids: dict[int, UUID] = {}
         self._holder = (
             None if flow_run_id is None else ConcurrencyLeaseHolder(type="flow_run", id=flow_run_id)
         )
@@ -114,6 +125,7 @@ class Instrument:
         if name is not None:
             self._lease = lease_seconds()
             self._ensure_limit(name)
+        self._release_dead_leases()
 
     def __enter__(self) -> Instrument:
         return self
@@ -175,6 +187,10 @@ class Instrument:
         held = ExitStack()
         if self.name is None:
             return held
+        context = ConcurrencyContext.get()
+        before = set(context.cleanup_lease_ids) if context else set()
+        # Closed last in, first out: the slot is given back, then its note forgotten.
+        held.callback(self._forget_lease, id(held))
         try:
             held.enter_context(
                 concurrency(
@@ -192,7 +208,54 @@ class Instrument:
             if _all_taken(error):
                 return None
             raise
+        # Prefect notes each lease it grants in the flow's concurrency context, to give
+        # it back should the flow be cancelled; the run directory notes it for a run
+        # that dies outright.
+        for lease_id in set(context.cleanup_lease_ids) - before if context else ():
+            self._note_lease(id(held), lease_id)
         return held
+
+    def _note_lease(self, key: int, lease_id: UUID) -> None:
+        self._lease_ids[key] = lease_id
+        self._write_leases()
+
+    def _forget_lease(self, key: int) -> None:
+        self._lease_ids.pop(key, None)
+        self._write_leases()
+
+    def _write_leases(self) -> None:
+        """Note the leases held now in the run directory (replaced whole, never half
+        written); none held, no note."""
+        if self._leases_file is None:
+            return
+        if not self._lease_ids:
+            self._leases_file.unlink(missing_ok=True)
+            return
+        partial = self._leases_file.with_name(f".{LEASES_FILE}.partial")
+        partial.write_text(json.dumps([str(i) for i in self._lease_ids.values()]))
+        partial.replace(self._leases_file)
+
+    def _release_dead_leases(self) -> None:
+        """Give back the leases a run that died left in the run directory's note.
+
+        Only one process runs a campaign (the run directory's lock), so the one that
+        noted them is gone; a lease the server already took back is released as a no-op.
+        """
+        if self._leases_file is None or not self._leases_file.exists():
+            return
+        try:
+            dead = [UUID(text) for text in json.loads(self._leases_file.read_text())]
+        except (ValueError, TypeError) as error:
+            logger.warning(
+                "%s is unreadable (%s); its leases run out by themselves", self._leases_file, error
+            )
+            dead = []
+        if dead:
+            with get_client(sync_client=True) as client:
+                for lease_id in dead:
+                    client.release_concurrency_slots_with_lease(lease_id)
+            logger.info("gave back %d instrument slot(s) a run that died still held", len(dead))
+        self._leases_file.unlink()
 
     def _ensure_limit(self, name: str) -> None:
         """Create the instrument's limit on first use; never let it exceed ``slots``.
@@ -261,4 +324,4 @@ def for_run(
     reaches no instrument."""
     driver = loaded.campaign.driver
     name = None if dry_run else driver.instrument_name(loaded.base_dir)
-    return Instrument(name, driver.slots, ledger, session, UUID(flow_run_id))
+    return Instrument(name, driver.slots, ledger, session, UUID(flow_run_id), ledger.run_dir)
