@@ -25,6 +25,7 @@ import os
 import posixpath
 import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -223,7 +224,12 @@ def materialise(bundle: Bundle, run_dir: Path) -> LoadedCampaign:
     return parse_campaign(bundle.campaign_text, folder / name)
 
 
-@flow(name=FLOW_NAME, persist_result=False, log_prints=False)
+def _flow_run_name() -> str:
+    """``<deployment>@<worker's host>``: which PC runs the campaign, in the Prefect UI."""
+    return f"{current_deployment.get_name() or 'campaign'}@{socket.gethostname()}"
+
+
+@flow(name=FLOW_NAME, flow_run_name=_flow_run_name, persist_result=False, log_prints=False)
 def deployed_campaign(
     campaign_file: str,
     campaign_text: str,
