@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -50,7 +51,7 @@ def deploy(*args: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.Comp
 
 @contextmanager
 def worker(pool: str, folder: Path, env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    """``prefect worker start --pool POOL`` in ``folder``; killed with its flow runs after."""
+    """``prefect worker start --pool POOL`` in ``folder``, killed after."""
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "worker.log", "wb") as log:
         process = subprocess.Popen(
@@ -59,7 +60,6 @@ def worker(pool: str, folder: Path, env: dict[str, str]) -> Iterator[subprocess.
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # its flow-run processes share its process group
         )
         try:
             yield process
@@ -68,12 +68,33 @@ def worker(pool: str, folder: Path, env: dict[str, str]) -> Iterator[subprocess.
 
 
 def kill_group(process: subprocess.Popen) -> None:
-    """``kill -9`` of the worker and of the flow runs it started, as a power cut would."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    """``kill -9`` of the worker and of every process under it, as a power cut would.
+
+    Prefect starts each flow run in a session of its own, so the worker's process group
+    does not hold them: they are found by their parent, before the worker dies.
+    """
+    doomed = [process.pid, *descendants(process.pid)]
+    for pid in doomed:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     process.wait()
+
+
+def descendants(pid: int) -> list[int]:
+    """The processes under ``pid``, read from ``/proc``."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # it ended meanwhile
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            found.append(child)
+            queue.append(child)
+    return found
 
 
 def flow_run(api: str, flow_run_id: str) -> dict:
