@@ -132,8 +132,11 @@ def wait_for_status(folder: Path, run_dir: Path, text: str, within: float) -> st
 def test_two_campaigns_on_one_instrument_never_measure_at_the_same_moment(
     tmp_path: Path,
 ) -> None:
-    first = start(tmp_path, campaign(tmp_path, "first", "shared-plate"))
-    second = start(tmp_path, campaign(tmp_path, "second", "shared-plate"))
+    # The second starts once the first measures, with 9 s or more of measuring ahead of
+    # the first: however slow the second's start-up, they contend for the instrument.
+    first = start(tmp_path, campaign(tmp_path, "first", "shared-plate"), seconds=3)
+    wait_for_status(tmp_path, tmp_path / "runs/first", "running 1", 60)
+    second = start(tmp_path, campaign(tmp_path, "second", "shared-plate"), seconds=3)
     finish(first)
     finish(second)
     a, b = intervals(tmp_path / "runs/first"), intervals(tmp_path / "runs/second")
