@@ -276,3 +276,26 @@ def test_two_flow_runs_of_one_deployment_at_once_run_the_campaign_once(
     results = ledger_rows(run_dir, "SELECT experiment_id FROM results ORDER BY experiment_id")
     assert results == [(i,) for i in range(1, 11)]
     assert ledger_rows(run_dir, "SELECT outcome FROM sessions") == [("finished",)]
+
+
+def test_deploying_again_replaces_the_deployments_campaign_and_a_queue_is_kept(
+    tmp_path: Path, prefect_server: str
+) -> None:
+    env = environment(prefect_server, tmp_path / "runs")
+    campaign = small_branin(tmp_path, name=unique("again"), budget=6)
+    pool = unique("lab")
+    first = deploy(campaign, "--pool", pool, "--queue", "hotplate-pc", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "prefect worker start --pool " + pool + " --work-queue hotplate-pc" in first.stdout
+    before = deployment(prefect_server, campaign.stem).json()
+
+    campaign.write_text(campaign.read_text().replace("experiments: 6", "experiments: 7"))
+    second = deploy(campaign, "--pool", pool, "--queue", "hotplate-pc", cwd=tmp_path, env=env)
+    assert second.returncode == 0, second.stderr
+    after = deployment(prefect_server, campaign.stem).json()
+    assert after["id"] == before["id"]
+    assert "experiments: 7" in after["parameters"]["campaign_text"]
+    assert after["version"] != before["version"]
+    assert after["work_pool_name"] == pool and after["work_queue_name"] == "hotplate-pc"
+    assert after["entrypoint"] == "tansaku.flows.deployment.deployed_campaign"
+    assert after["pull_steps"] == []  # the worker imports tansaku; nothing is fetched
