@@ -50,12 +50,14 @@ def deploy(*args: str | Path, cwd: Path, env: dict[str, str]) -> subprocess.Comp
 
 
 @contextmanager
-def worker(pool: str, folder: Path, env: dict[str, str]) -> Iterator[subprocess.Popen]:
-    """``prefect worker start --pool POOL`` in ``folder``, killed after."""
+def worker(
+    pool: str, folder: Path, env: dict[str, str], *options: str
+) -> Iterator[subprocess.Popen]:
+    """``prefect worker start --pool POOL [options]`` in ``folder``, killed after."""
     folder.mkdir(parents=True, exist_ok=True)
     with open(folder / "worker.log", "wb") as log:
         process = subprocess.Popen(
-            [str(PREFECT), "worker", "start", "--pool", pool],
+            [str(PREFECT), "worker", "start", "--pool", pool, *options],
             cwd=folder,
             env=env,
             stdout=log,
@@ -299,3 +301,41 @@ def test_deploying_again_replaces_the_deployments_campaign_and_a_queue_is_kept(
     assert after["work_pool_name"] == pool and after["work_queue_name"] == "hotplate-pc"
     assert after["entrypoint"] == "tansaku.flows.deployment.deployed_campaign"
     assert not after["pull_steps"]  # the worker imports tansaku; nothing is fetched
+
+
+def test_two_workers_on_two_pcs_with_a_shared_ledger_run_the_campaign_once(
+    tmp_path: Path, prefect_server: str, postgres_database: str
+) -> None:
+    from tansaku.ledger.location import campaign_schema
+    from tests.e2e.test_shared_ledger_cli import shared_rows
+
+    campaign = small_branin(
+        tmp_path, name=unique("shared"), budget=10, retries=3, retry_delay="2s", fault_rate=0.35
+    )
+    pool = unique("lab")
+    scientist = environment(prefect_server, tmp_path / "unused")
+    deployed = deploy(
+        campaign, "--pool", pool, "--ledger", postgres_database, cwd=tmp_path, env=scientist
+    )
+    assert deployed.returncode == 0, deployed.stderr
+    deployment_id = deployment(prefect_server, campaign.stem).json()["id"]
+    runs = [create_flow_run(prefect_server, deployment_id) for _ in range(2)]
+
+    # Two PCs: each worker keeps its runs in a folder of its own, no file lock shared,
+    # and takes one flow run at a time, so each gets one.
+    pcs = [
+        (tmp_path / f"pc-{pc}", environment(prefect_server, tmp_path / f"runs-{pc}"))
+        for pc in ("one", "two")
+    ]
+    with worker(pool, *pcs[0], "--limit", "1"), worker(pool, *pcs[1], "--limit", "1"):
+        ended = [wait_until_final(prefect_server, run) for run in runs]
+
+    states = sorted(run["state_type"] for run in ended)
+    assert states == ["COMPLETED", "FAILED"], [run["state"] for run in ended]
+    refused = next(run for run in ended if run["state_type"] == "FAILED")
+    assert "is being run by another tansaku" in refused["state"]["message"]
+    assert all((tmp_path / f"runs-{pc}" / campaign.stem).is_dir() for pc in ("one", "two"))
+    schema = campaign_schema(Path(campaign.stem))
+    results = shared_rows(postgres_database, schema, "SELECT experiment_id FROM results")
+    assert sorted(results) == [(i,) for i in range(1, 11)]
+    assert shared_rows(postgres_database, schema, "SELECT outcome FROM sessions") == [("finished",)]
