@@ -11,7 +11,6 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -127,22 +126,19 @@ class Campaign(Section):
     @field_validator("ledger")
     @classmethod
     def _ledger_is_postgresql(cls, ledger: str | None) -> str | None:
-        # Only the form is checked here: validating a campaign opens no connection (and
-        # imports no database driver); `tansaku run` reports a database that refuses.
+        # Only the form is checked here: validating a campaign opens no connection;
+        # `tansaku run` reports a database that refuses.
         if ledger is None:
             return None
-        parts = urlsplit(ledger.strip())
-        if parts.scheme not in ("postgresql", "postgres", "postgresql+psycopg"):
+        from tansaku.database_url import DatabaseUrlError, parse_postgres_url, password_in
+
+        try:
+            parse_postgres_url(ledger)
+        except DatabaseUrlError as error:
             raise ValueError(
-                "a shared ledger is a PostgreSQL URL, postgresql://user@host:5432/database; "
-                "leave `ledger` out for the SQLite ledger in the run directory"
-            )
-        if not parts.hostname or not parts.path.strip("/"):
-            raise ValueError(
-                f"the ledger URL names no {'host' if not parts.hostname else 'database'}; "
-                "write it as postgresql://user@host:5432/database"
-            )
-        if parts.password:
+                f"{error} (leave `ledger` out for the SQLite ledger in the run directory)"
+            ) from None
+        if password_in(ledger):
             raise ValueError(
                 "the ledger URL holds a password, which a campaign file would share with "
                 "everyone who reads it; remove it and give it with PGPASSWORD, ~/.pgpass or "

@@ -58,6 +58,8 @@ MAX_BUNDLE_BYTES = 4 << 20
 parameters, which the Prefect server stores and its UI shows with every flow run."""
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 POOL_TYPE = "process"
+PREFECT_NAME = re.compile(r"[^/%&><\s]([^/%&><]*[^/%&><\s])?")
+"""What Prefect takes as a work pool or queue name (its own rule, plus no blank ends)."""
 
 
 class DeploymentNameError(InputError):
@@ -293,6 +295,12 @@ def deploy(
             f"--name {name!r}: a deployment name names its run directory on the worker; "
             "use letters, digits, '.', '_' and '-' (at most 64)"
         )
+    for option, value in (("--pool", pool), ("--queue", queue)):
+        if value is not None and not PREFECT_NAME.fullmatch(value):
+            raise DeploymentNameError(
+                f"{option} {value!r}: a Prefect name is not blank, has no space at either "
+                "end and holds none of / % & > <; choose another. Nothing was deployed."
+            )
     api_url = _api_url()
     try:
         with temporary_settings(updates={PREFECT_API_URL: api_url}):

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -35,9 +34,9 @@ from pathlib import Path
 
 import httpx
 from filelock import FileLock
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL
 
+from tansaku.database_url import DatabaseUrlError, masked, parse_postgres_url
 from tansaku.errors import InputError, PrefectError
 
 STATE_FILE = "tansaku-server.json"
@@ -50,7 +49,6 @@ DATABASE_VARIABLES = (
     "PREFECT_API_DATABASE_CONNECTION_URL",
 )
 """Prefect's two names for its database URL; the first one set wins, as in Prefect."""
-POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+asyncpg")
 WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
@@ -82,37 +80,15 @@ class ServerState:
         return f"{self.url}/api"
 
 
-def masked(url: URL) -> str:
-    """``url`` as tansaku may print or write it: its password replaced by ``***``, and
-    written as ``psql`` and the user write it (``postgresql://``, no driver)."""
-    if url.drivername in POSTGRES_SCHEMES:
-        url = url.set(drivername="postgresql")
-    return url.render_as_string(hide_password=True)
-
-
 def database_url(text: str, where: str = "the Prefect server's database") -> URL:
     """The ``postgresql+asyncpg://`` URL Prefect needs, from a plain ``postgresql://`` one.
 
     Raises :class:`ServerDatabaseError`, naming ``where`` it came from, for anything else.
     """
     try:
-        url = make_url(text.strip())
-    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
-        shown = re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", text)
-        raise ServerDatabaseError(
-            f"{where} {shown!r} is not a database URL; write it as "
-            "postgresql://user@host:5432/database"
-        ) from None
-    if url.drivername not in POSTGRES_SCHEMES:
-        raise ServerDatabaseError(
-            f"{where} {masked(url)!r} is not a PostgreSQL URL; write it as "
-            "postgresql://user@host:5432/database (leave it out for Prefect's SQLite)"
-        )
-    if not url.host or not url.database:
-        raise ServerDatabaseError(
-            f"{where} {masked(url)!r} names no {'host' if not url.host else 'database'}; "
-            "write it as postgresql://user@host:5432/database"
-        )
+        url = parse_postgres_url(text)
+    except DatabaseUrlError as error:
+        raise ServerDatabaseError(f"{where} {error} (leave it out for Prefect's SQLite)") from None
     return url.set(drivername="postgresql+asyncpg")
 
 

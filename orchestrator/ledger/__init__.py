@@ -1,6 +1,7 @@
 """The campaign ledger (SQLite in the run directory, or a shared PostgreSQL database) and
 the locks that keep one runner per campaign."""
 
+from tansaku.database_url import masked
 from tansaku.ledger.ledger import (
     LEDGER_FILE,
     CampaignRecord,
@@ -22,7 +23,6 @@ from tansaku.ledger.location import (
     LedgerPointerError,
     LedgerUnreachableError,
     LedgerUrlError,
-    masked,
 )
 from tansaku.ledger.lock import (
     RunDirectoryBusyError,

@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Table, func, insert, select, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from tansaku.database_url import masked
 from tansaku.errors import RunDirectoryError
 from tansaku.ledger import postgres, tables
 from tansaku.ledger.ledger import LEDGER_FILE, Ledger, LedgerMissingError
@@ -22,7 +23,6 @@ from tansaku.ledger.location import (
     LedgerUnreachableError,
     SharedLedger,
     campaign_schema,
-    masked,
     parse_ledger_url,
     read_pointer,
     write_pointer,
@@ -57,23 +57,28 @@ def copy_ledger(run_dir: Path, url: str) -> CopiedLedger:
     if not (run_dir / LEDGER_FILE).is_file():
         raise LedgerMissingError(f"{run_dir} holds no campaign ledger ({LEDGER_FILE})")
     postgres.check_usable(target)
+    kept = run_dir / KEPT_AS
     with RunDirectoryLock(run_dir):
         source = Ledger.open(run_dir, create=False)
         try:
-            copied = _copy(source, target)
+            # SQLite's write lock from the first read until the directory points at the
+            # copy: a `tansaku tell` meanwhile waits rather than writing behind the copy.
+            with source.engine.begin() as reading:
+                reading.exec_driver_sql("BEGIN IMMEDIATE")
+                copied = _copy(reading, source, target)
+                write_pointer(run_dir, target)
         finally:
             source.close()
-        write_pointer(run_dir, target)
-        kept = run_dir / KEPT_AS
         os.replace(run_dir / LEDGER_FILE, kept)
     return CopiedLedger(target, copied, kept)
 
 
-def _copy(source: Ledger, target: SharedLedger) -> dict[str, int]:
+def _copy(reading: Connection, source: Ledger, target: SharedLedger) -> dict[str, int]:
+    """Copy every table read through ``reading`` into ``target``, in one transaction."""
     engine = postgres.engine_for(target, pooled=False)
     where = f"the ledger {masked(target.url)} (schema {target.schema})"
     try:
-        with source.engine.connect() as reading, engine.begin() as writing:
+        with engine.begin() as writing:
             postgres.create_schema(writing, target.schema)
             postgres.take_write_lock(writing, target.schema)
             migrate(writing, where)

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DatabaseError, IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from tansaku.database_url import masked
 from tansaku.errors import FAILED, InputError, RunDirectoryError
 from tansaku.ledger import postgres, tables
 from tansaku.ledger.location import (
@@ -38,7 +39,6 @@ from tansaku.ledger.location import (
     LedgerUnreachableError,
     SharedLedger,
     campaign_schema,
-    masked,
     parse_ledger_url,
     read_pointer,
     same_database,
@@ -307,7 +307,7 @@ class Ledger:
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
                     yield connection
                 return
-            with postgres.connect(self.engine, self._shared) as connection, connection.begin():
+            with postgres.connect(self.engine) as connection, connection.begin():
                 postgres.take_write_lock(connection, self._shared.schema)
                 if self._runner is not None:
                     self._runner.ensure(connection)
@@ -327,7 +327,7 @@ class Ledger:
                 yield connection
             return
         try:
-            with postgres.connect(self.engine, self._shared) as connection:
+            with postgres.connect(self.engine) as connection:
                 yield connection
         except OperationalError as error:
             raise self._unavailable(error) from None

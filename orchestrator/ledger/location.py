@@ -17,16 +17,16 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.engine import URL
 
+from tansaku.database_url import DatabaseUrlError, parse_postgres_url, without_password
 from tansaku.errors import InputError, RunDirectoryError
 
 POINTER_FILE = "ledger.json"
 LEDGER_VARIABLE = "TANSAKU_LEDGER"
 """Names the shared ledger for every run that gives none (and its password, if it has one)."""
-SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 SCHEMA_PREFIX = "tansaku_"
+SCHEMA_PATTERN = re.compile(r"tansaku_[a-z0-9_]{1,55}")
 MAX_IDENTIFIER = 63
 """PostgreSQL's longest identifier; longer names are silently truncated, so they collide."""
 
@@ -43,38 +43,17 @@ class LedgerPointerError(RunDirectoryError):
     """The run directory's ``ledger.json`` cannot be read, or points at another ledger."""
 
 
-def masked(url: str | URL) -> str:
-    """``url`` as it may be shown or written down: its password replaced by ``***``."""
-    try:
-        parsed = url if isinstance(url, URL) else make_url(url)
-    except (ArgumentError, ValueError):
-        return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1:***@", str(url))
-    return parsed.render_as_string(hide_password=True)
-
-
 def parse_ledger_url(text: str, where: str = "the ledger URL") -> URL:
     """The SQLAlchemy URL (psycopg driver) of a ``postgresql://user@host/db`` ledger.
 
     Raises :class:`LedgerUrlError`, naming ``where`` it came from, for anything else.
     """
     try:
-        url = make_url(text.strip())
-    except (ArgumentError, ValueError):
+        url = parse_postgres_url(text)
+    except DatabaseUrlError as error:
         raise LedgerUrlError(
-            f"{where} {masked(text)!r} is not a database URL; write it as "
-            "postgresql://user@host:5432/database"
+            f"{where} {error} (leave the ledger out for the SQLite ledger in the run directory)"
         ) from None
-    if url.drivername not in SCHEMES:
-        raise LedgerUrlError(
-            f"{where} {masked(url)!r} is not a PostgreSQL URL; a shared ledger is "
-            "postgresql://user@host:5432/database (leave the ledger out for the SQLite "
-            "ledger in the run directory)"
-        )
-    if not url.host or not url.database:
-        raise LedgerUrlError(
-            f"{where} {masked(url)!r} names no {'host' if not url.host else 'database'}; "
-            "write it as postgresql://user@host:5432/database"
-        )
     return url.set(drivername="postgresql+psycopg")
 
 
@@ -110,8 +89,8 @@ class SharedLedger:
     schema: str
 
     def pointer(self) -> dict[str, str]:
-        # URL.set takes None for "unchanged": _replace is how a URL loses its password.
-        written = self.url._replace(password=None, drivername="postgresql")
+        """What ``ledger.json`` holds: never the password."""
+        written = without_password(self.url).set(drivername="postgresql")
         return {"url": written.render_as_string(hide_password=False), "schema": self.schema}
 
 
@@ -135,6 +114,8 @@ def read_pointer(run_dir: Path) -> SharedLedger | None:
         data = json.loads(text)
         url = parse_ledger_url(data["url"], where=f"{path}: url")
         schema = str(data["schema"])
+        if not SCHEMA_PATTERN.fullmatch(schema):
+            raise ValueError(schema)
     except (ValueError, KeyError, TypeError, LedgerUrlError):
         raise LedgerPointerError(
             f'{path} does not say where the run\'s shared ledger is (it needs "url" and '

@@ -20,8 +20,9 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
+from tansaku.database_url import masked
 from tansaku.errors import RunDirectoryError
-from tansaku.ledger.location import LedgerUnreachableError, SharedLedger, masked
+from tansaku.ledger.location import LedgerUnreachableError, SharedLedger
 
 CONNECT_TIMEOUT_S = 10
 RECONNECT_S = 60.0
@@ -40,7 +41,17 @@ def _key(name: str) -> int:
 
 
 def lock_keys(kind: str, schema: str) -> dict[str, int]:
+    """The two keys of a campaign's lock of ``kind``, as ``pg_*advisory_lock(a, b)`` and
+    ``pg_locks`` (``classid``, ``objid``) take them."""
     return {"kind": _key(kind), "campaign": _key(schema)}
+
+
+# Advisory locks are server-wide: the same campaign name in another database is another
+# campaign, so a lock counts only in this one (``objsubid`` 2: the two-key form).
+_THIS_LOCK = (
+    "classid = :kind AND objid = :campaign AND objsubid = 2 "
+    "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+)
 
 
 def engine_for(shared: SharedLedger, *, pooled: bool = True) -> Engine:
@@ -72,6 +83,7 @@ def create_schema(connection: Connection, schema: str) -> None:
 
 
 def schema_exists(connection: Connection, schema: str) -> bool:
+    """Whether the campaign's schema is there (it holds the campaign's tables)."""
     return bool(
         connection.execute(
             text("SELECT 1 FROM pg_namespace WHERE nspname = :schema"), {"schema": schema}
@@ -80,12 +92,13 @@ def schema_exists(connection: Connection, schema: str) -> bool:
 
 
 def take_write_lock(connection: Connection, schema: str) -> None:
+    """Wait for the campaign's write lock; the transaction's end releases it."""
     connection.execute(
         text("SELECT pg_advisory_xact_lock(:kind, :campaign)"), lock_keys(WRITE_LOCK, schema)
     )
 
 
-def connect(engine: Engine, shared: SharedLedger) -> Connection:
+def connect(engine: Engine) -> Connection:
     """A connection, waiting up to :data:`RECONNECT_S` for a database that went away.
 
     Only connecting is retried, never a statement: a write cut off half-way is reported,
@@ -129,6 +142,7 @@ class RunnerLock:
         self.backend_pid = int(connection.execute(text("SELECT pg_backend_pid()")).scalar())
 
     def release(self) -> None:
+        """Give the lock back (a no-op when not held)."""
         if self.connection is not None:
             # Closing the connection ends its session, and with it the session's locks.
             self.connection.invalidate()
@@ -141,7 +155,7 @@ class RunnerLock:
             connection.execute(
                 text(
                     "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                    "AND pid = :pid AND classid = :kind AND objid = :campaign"
+                    f"AND pid = :pid AND {_THIS_LOCK}"
                 ),
                 {"pid": self.backend_pid, **lock_keys(RUNNER_LOCK, self.shared.schema)},
             ).first()
@@ -164,7 +178,7 @@ def is_running(connection: Connection, schema: str) -> bool:
         connection.execute(
             text(
                 "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND classid = :kind AND objid = :campaign"
+                f"AND {_THIS_LOCK}"
             ),
             lock_keys(RUNNER_LOCK, schema),
         ).first()
@@ -203,7 +217,7 @@ def _holder(connection: Connection, keys: dict[str, int]) -> str:
         text(
             "SELECT a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
             "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' "
-            "AND l.granted AND l.classid = :kind AND l.objid = :campaign"
+            f"AND l.granted AND {_THIS_LOCK}"
         ),
         keys,
     ).first()

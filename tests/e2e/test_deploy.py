@@ -339,3 +339,19 @@ def test_two_workers_on_two_pcs_with_a_shared_ledger_run_the_campaign_once(
     results = shared_rows(postgres_database, schema, "SELECT experiment_id FROM results")
     assert sorted(results) == [(i,) for i in range(1, 11)]
     assert shared_rows(postgres_database, schema, "SELECT outcome FROM sessions") == [("finished",)]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--pool", "a/b"), ("--pool", " "), ("--queue", "q&a")]
+)
+def test_a_pool_or_queue_prefect_cannot_name_is_one_sentence(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    campaign = small_branin(tmp_path, name="named")
+    args = ["--pool", "lab", option, value] if option == "--queue" else [option, value]
+    refused = deploy(
+        campaign, *args, cwd=tmp_path, env=environment("http://127.0.0.1:9/api", tmp_path)
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert f"{option} {value!r}: a Prefect name is not blank" in refused.stderr
+    assert "Traceback" not in refused.stderr
