@@ -267,20 +267,17 @@ class Instrument:
         """
         limit = limit_name(name)
         with get_client(sync_client=True) as client:
-            try:
-                client.create_global_concurrency_limit(
-                    GlobalConcurrencyLimitCreate(name=limit, limit=self.slots)
-                )
-                return
-            except ObjectAlreadyExists:
-                pass  # another campaign, or an earlier run, created it
+            # Read first: the server logs a traceback for every refused duplicate create.
             try:
                 existing = client.read_global_concurrency_limit_by_name(limit)
-            except ObjectNotFound:  # deleted in between: this campaign's number stands
-                client.create_global_concurrency_limit(
-                    GlobalConcurrencyLimitCreate(name=limit, limit=self.slots)
-                )
-                return
+            except ObjectNotFound:
+                try:
+                    client.create_global_concurrency_limit(
+                        GlobalConcurrencyLimitCreate(name=limit, limit=self.slots)
+                    )
+                    return
+                except ObjectAlreadyExists:  # another campaign created it meanwhile
+                    existing = client.read_global_concurrency_limit_by_name(limit)
             if existing.limit > self.slots:
                 client.update_global_concurrency_limit(
                     limit, GlobalConcurrencyLimitUpdate(limit=self.slots)
