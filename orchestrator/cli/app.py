@@ -182,7 +182,7 @@ def _run(
             r.status == "running" and r.proposer.get(FOR_PERSON) for r in ledger.experiments()
         )
         if not (with_people or by_hand):
-            display.start(ledger)
+            display.start(run_dir)
             return
         space = loaded.campaign.space
         prompt = TerminalPrompt(

@@ -338,6 +338,7 @@ class ProgressDisplay:
         self._interval = interval_s
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
+        self._ledger: Ledger | None = None
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -347,12 +348,18 @@ class ProgressDisplay:
             console=console,
         )
 
-    def start(self, ledger: Ledger) -> None:
-        summary = summarize(ledger)
+    def start(self, run_dir: Path) -> None:
+        """Show the campaign in ``run_dir`` until :meth:`stop`.
+
+        The display reads through a ledger of its own, closed in :meth:`stop` after its
+        last reading: the runner's closes when the run ends, before the display stops,
+        and a reading after that would leave SQLite's journal files behind."""
+        self._ledger = Ledger.open(run_dir, create=False)
+        summary = summarize(self._ledger)
         assert summary is not None
         task = self._progress.add_task(summary.name, total=summary.budget, best="")
         self._progress.start()
-        self._thread = threading.Thread(target=self._poll, args=(ledger, task), daemon=True)
+        self._thread = threading.Thread(target=self._poll, args=(self._ledger, task), daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -362,6 +369,9 @@ class ProgressDisplay:
         self._thread.join()
         self._thread = None
         self._progress.stop()
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
 
     def _poll(self, ledger: Ledger, task: int) -> None:
         while True:

@@ -24,6 +24,13 @@ def branin_run(tmp_path_factory: pytest.TempPathFactory, prefect_server: str) ->
     campaign = small_branin(folder, name="predict", budget=30)
     ran = tansaku("run", campaign, "--dry-run", "--run-dir", folder / "run", cwd=folder)
     assert ran.returncode == 0, ran.stderr
+    # Every connection closed: the ledger file alone holds the campaign, so a copy of it
+    # is whole, and the later commands find the directory as the run left it.
+    assert sorted(p.name for p in (folder / "run").iterdir()) == [
+        ".lock",
+        "ledger.sqlite",
+        "tansaku.log",
+    ]
     return folder / "run"
 
 
