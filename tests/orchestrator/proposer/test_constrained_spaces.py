@@ -145,3 +145,26 @@ def test_optimiser_starts_lie_inside_the_constraints_or_are_left_to_botorch() ->
     # x1 + x2 <= 0.05 leaves about 1/800 of the box: too thin to find by rejection.
     thin = [(half[0][0], half[0][1], -0.05)]
     assert feasible_starts(acquisition, bounds, 1, thin, {}, 4, 32) is None
+
+
+def test_a_mixtures_optimiser_starts_lie_on_its_total_inside_the_bounds() -> None:
+    import torch
+
+    from tansaku.proposer.acquisition import feasible_starts
+
+    # Six fractions adding up to 1, one of them held at 0.2, and the first at most 0.5.
+    bounds = torch.tensor([[0.0] * 6, [1.0] * 6], dtype=torch.float64)
+    total = [(torch.arange(6), torch.ones(6, dtype=torch.float64), 1.0)]
+    at_most_half = [(torch.tensor([0]), torch.tensor([-1.0], dtype=torch.float64), -0.5)]
+
+    def acquisition(x: torch.Tensor) -> torch.Tensor:
+        return -(x - 1 / 6).pow(2).sum(dim=(-1, -2))
+
+    torch.manual_seed(0)
+    starts = feasible_starts(
+        acquisition, bounds, 3, at_most_half, {2: 0.2}, 4, 32, equalities=total
+    )
+    assert starts is not None and starts.shape == (4, 3, 6)
+    assert torch.allclose(starts.sum(-1), torch.ones(4, 3, dtype=torch.float64), atol=1e-9)
+    assert (starts >= 0).all() and (starts <= 1).all() and (starts[..., 0] <= 0.5).all()
+    assert (starts[..., 2] == 0.2).all()
