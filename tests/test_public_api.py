@@ -34,7 +34,8 @@ def test_importing_tansaku_or_a_driver_loads_no_torch_or_prefect() -> None:
 
 
 def test_a_campaign_loaded_through_the_public_api_names_its_space() -> None:
-    loaded = tansaku.load_campaign(REPO / "campaigns" / "hartmann6.yaml")
+    # A notebook user writes the path as text.
+    loaded = tansaku.load_campaign(str(REPO / "campaigns" / "hartmann6.yaml"))
     assert isinstance(loaded.campaign, tansaku.Campaign)
     assert [parameter.name for parameter in loaded.campaign.space] == [f"x{i}" for i in range(1, 7)]
 
@@ -47,4 +48,4 @@ def test_every_error_a_user_can_meet_is_a_tansaku_error(tmp_path) -> None:
     assert isinstance(caught.value, tansaku.CampaignError)
     assert caught.value.exit_code == 2
     with pytest.raises(tansaku.RunDirectoryError, match="holds no campaign ledger"):
-        tansaku.Ledger.open(tmp_path, create=False)
+        tansaku.Ledger.open(str(tmp_path), create=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import types
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,8 +108,9 @@ class _AnyDriver(DriverConfig):
     model_config = ConfigDict(extra="allow", frozen=True)
 
 
-def load_campaign(path: Path) -> LoadedCampaign:
+def load_campaign(path: str | os.PathLike[str]) -> LoadedCampaign:
     """Parse and validate ``path``; raise :class:`CampaignError` listing every problem."""
+    path = Path(path)
     try:
         text = read_text(path, MAX_FILE_BYTES)
     except (OSError, UnicodeDecodeError) as error:

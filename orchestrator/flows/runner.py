@@ -80,7 +80,7 @@ def with_ports(loaded: LoadedCampaign, ports: Mapping[str, str]) -> LoadedCampai
 
 def run_campaign(
     loaded: LoadedCampaign,
-    run_dir: Path,
+    run_dir: str | os.PathLike[str],
     dry_run: bool,
     on_ready: Callable[[Ledger, str | None], None] | None = None,
     overridden_ports: Collection[str] = (),
@@ -96,6 +96,7 @@ def run_campaign(
     campaign's ``ledger:``, then ``TANSAKU_LEDGER`` for a new run directory, then the
     ledger the run directory already has (SQLite by default).
     """
+    run_dir = Path(run_dir)
     check_dry_run(loaded, dry_run)
     ledger_url = ledger_url or loaded.campaign.ledger or _ledger_from_environment(run_dir)
     if ledger_url is not None and not (run_dir / POINTER_FILE).exists():

@@ -184,7 +184,9 @@ class Ledger:
         self._runner: postgres.RunnerLock | None = None
 
     @classmethod
-    def open(cls, run_dir: Path, create: bool = True, url: str | None = None) -> Ledger:
+    def open(
+        cls, run_dir: str | os.PathLike[str], create: bool = True, url: str | None = None
+    ) -> Ledger:
         """The ledger of ``run_dir``: the SQLite file in it (WAL mode, durable commits),
         or the shared PostgreSQL ledger it points at (``ledger.json``) or ``url`` names.
 
@@ -194,6 +196,7 @@ class Ledger:
         :class:`~tansaku.ledger.location.LedgerUnreachableError` for a database that does
         not answer or refuses.
         """
+        run_dir = Path(run_dir)
         shared = read_pointer(run_dir)
         if url is not None:
             shared = _shared_for(run_dir, shared, url)
