@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, PositiveInt, field_validator
 
 from tansaku.campaign.fields import Number, Section
 from tansaku.units import Duration
@@ -37,3 +37,20 @@ class StopRules(Section):
         None,
         description="Stop after this many finished experiments in a row without a new best.",
     )
+    uncertainty_below: Number | None = Field(
+        None,
+        description=(
+            "purpose learn: stop once the model's standard deviation, averaged over the "
+            "space, is below this fraction of the measured values' standard deviation."
+        ),
+    )
+
+    @field_validator("uncertainty_below")
+    @classmethod
+    def _a_positive_fraction(cls, value: float | None) -> float | None:
+        if value is not None and value <= 0:
+            raise ValueError(
+                f"{value:g} is never reached: give a fraction above 0 of the measured values' "
+                "standard deviation, e.g. 0.3"
+            )
+        return value

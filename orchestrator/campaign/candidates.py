@@ -19,9 +19,14 @@ from tansaku.campaign.parameters import (
     CategoricalParameter,
     DiscreteParameter,
     IntegerParameter,
+    Mixture,
     Parameter,
 )
 from tansaku.values import ParameterValue
+
+MIXTURE_TOLERANCE = 1e-3
+"""How far, relative to the total, a pool row's mixture may miss it: compositions written
+to three significant digits (0.333 + 0.333 + 0.333) still count."""
 
 
 class CandidatesSpec(CampaignFile):
@@ -34,11 +39,16 @@ class CandidatesSpec(CampaignFile):
 
 
 def read_candidates(
-    spec: CandidatesSpec, space: Sequence[Parameter], base_dir: Path
+    spec: CandidatesSpec,
+    space: Sequence[Parameter],
+    base_dir: Path,
+    mixtures: Sequence[Mixture] = (),
 ) -> list[dict[str, ParameterValue]]:
     """The distinct candidate rows, as parameter mappings in file order.
 
-    Raises :class:`CampaignFileError` naming missing columns or the first bad rows.
+    Raises :class:`CampaignFileError` naming missing columns or the first bad rows: a
+    cell outside its parameter, or a row whose mixture components miss the mixture's
+    total by more than ``MIXTURE_TOLERANCE`` of it.
     """
     path = spec.resolved(base_dir)
     rows = spec.rows(base_dir)
@@ -61,10 +71,26 @@ def read_candidates(
                 break
             point[parameter.name] = value
         else:
+            problems += [f"line {line}: {p}" for p in _mixture_problems(point, mixtures)]
             candidates.setdefault(tuple(point.values()), point)
     if problems:
         raise CampaignFileError([(("path",), f"{path.name}: {listed(problems, '; ')}")])
     return list(candidates.values())
+
+
+def _mixture_problems(
+    point: Mapping[str, ParameterValue], mixtures: Sequence[Mixture]
+) -> list[str]:
+    """How the row's components miss each mixture's total (none when they add up)."""
+    problems = []
+    for mixture in mixtures:
+        total = sum(float(point[name]) for name in mixture.components)
+        if abs(total - mixture.total) > MIXTURE_TOLERANCE * mixture.total:
+            problems.append(
+                f"{' + '.join(mixture.components)} = {total:g}, not the mixture's total "
+                f"{mixture.total:g}"
+            )
+    return problems
 
 
 def column_positions(

@@ -9,12 +9,14 @@ the csv module: validating a campaign never imports pandas or torch.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pydantic import Field, PositiveInt
 
+from tansaku.campaign.elements import PROPERTIES, element_table
 from tansaku.campaign.files import CampaignFile, CampaignFileError, finite_number, listed
 
 if TYPE_CHECKING:
@@ -65,6 +67,8 @@ def read_descriptors(parameter: CategoricalParameter, base_dir: Path) -> Descrip
     """
     spec = parameter.descriptors
     assert spec is not None
+    if spec == "elements":
+        return element_descriptors(parameter.values)
     path = spec.resolved(base_dir)
     rows = spec.rows(base_dir)
     if not rows:
@@ -101,6 +105,12 @@ def read_descriptors(parameter: CategoricalParameter, base_dir: Path) -> Descrip
     columns = _chosen_columns(spec, header, key, wanted, path.name)
     rows = tuple(tuple(float(row[header.index(column)]) for column in columns) for row in wanted)
     return DescriptorTable(tuple(columns), rows, spec.components)
+
+
+def element_descriptors(values: Sequence[object]) -> DescriptorTable:
+    """The element table's rows for a categorical's values (element symbols, checked when
+    the campaign was validated): ``PROPERTIES`` of each, in the order of the values."""
+    return DescriptorTable(PROPERTIES, element_table().rows([str(v) for v in values]), None)
 
 
 def _chosen_columns(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from tansaku.campaign.descriptors import DescriptorsSpec
 from tansaku.campaign.loading import LoadedCampaign
 from tansaku.campaign.parameters import CategoricalParameter
 
@@ -32,7 +33,9 @@ def fingerprint(loaded: LoadedCampaign) -> str:
     descriptor_digests = {
         parameter.name: parameter.descriptors.digest(loaded.base_dir)
         for parameter in loaded.campaign.space
-        if isinstance(parameter, CategoricalParameter) and parameter.descriptors is not None
+        # `descriptors: elements` names tansaku's own table, not a file of the campaign's.
+        if isinstance(parameter, CategoricalParameter)
+        and isinstance(parameter.descriptors, DescriptorsSpec)
     }
     if descriptor_digests:
         settings["descriptors_sha256"] = descriptor_digests

@@ -57,7 +57,9 @@ class LoadedCampaign:
     def candidates(self) -> list[dict[str, ParameterValue]] | None:
         """The candidate pool's rows, or ``None`` for a campaign that searches its space."""
         spec = self.campaign.candidates
-        return None if spec is None else read_candidates(spec, self.campaign.space, self.base_dir)
+        if spec is None:
+            return None
+        return read_candidates(spec, self.campaign.space, self.base_dir, self.campaign.mixtures)
 
     def prior(self) -> list[PriorMeasurement]:
         """The earlier measurements the campaign names (none without ``prior_data``)."""
@@ -186,7 +188,9 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
         ]
     if campaign.candidates is not None:
         try:
-            read_candidates(campaign.candidates, campaign.space, loaded.base_dir)
+            read_candidates(
+                campaign.candidates, campaign.space, loaded.base_dir, campaign.mixtures
+            )
         except CampaignFileError as error:
             cross_checks += [(("candidates", *loc), message) for loc, message in error.problems]
     if campaign.prior_data is not None:

@@ -9,6 +9,12 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictInt, model_validator
 
 from tansaku.campaign.descriptors import DescriptorsSpec
+from tansaku.campaign.elements import (
+    KEEP_FRACTIONS,
+    ElementSymbol,
+    check_element_mapping,
+    check_element_values,
+)
 from tansaku.campaign.fields import Identifier, Number, Section, check_distinct, shown
 
 MIN_RELATIVE_WIDTH = 1e-9
@@ -137,11 +143,12 @@ class CategoricalParameter(Section):
     name: Identifier
     values: Annotated[list[str | int | float], Field(min_length=1)]
     fixed: str | int | float | None = Field(None, description=FIXED_HELP)
-    descriptors: DescriptorsSpec | None = Field(
+    descriptors: DescriptorsSpec | Literal["elements"] | None = Field(
         None,
         description=(
             "A CSV of numeric descriptors per value (e.g. a solvent's polarity and boiling "
-            "point) that the model uses instead of treating the values as unrelated."
+            "point) that the model uses instead of treating the values as unrelated; "
+            "`elements` when the values are element symbols (tansaku's element table)."
         ),
     )
 
@@ -152,6 +159,8 @@ class CategoricalParameter(Section):
         check_distinct("values", labels)
         if self.fixed is not None and str(self.fixed) not in labels:
             raise ValueError(f"fixed value {self.fixed!r} is not one of: {', '.join(labels)}")
+        if self.descriptors == "elements":
+            check_element_values(self.values)
         return self
 
 
@@ -166,6 +175,32 @@ class Mixture(Section):
 
     components: Annotated[list[Identifier], Field(min_length=2)]
     total: Number = Field(1.0, gt=0)
+    elements: dict[str, ElementSymbol] | None = Field(
+        None,
+        description=(
+            "Component → the chemical element it is the amount of, e.g. {ni_load: Ni}: the "
+            "model then sees the composition's element properties (weighted means and "
+            "spreads of electronegativity, radius, ionisation energy, ...)."
+        ),
+    )
+    keep_fractions: bool = Field(
+        KEEP_FRACTIONS,
+        description=(
+            "With `elements`: the model sees the components' fractions as well as the "
+            "element properties."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check_elements(self) -> Mixture:
+        if self.elements is not None:
+            check_element_mapping(self.elements, self.components)
+        elif "keep_fractions" in self.model_fields_set:
+            raise ValueError(
+                "keep_fractions says whether the model sees the fractions beside the element "
+                "properties: give the mixture `elements` too, or remove keep_fractions"
+            )
+        return self
 
 
 def check_mixtures(mixtures: Sequence[Mixture], space: Sequence[Parameter]) -> None:

@@ -35,7 +35,7 @@ from tansaku.campaign.fields import Section, distinct_names, repeated
 from tansaku.campaign.objectives import Objective, Outcome
 from tansaku.campaign.parameters import Mixture, Parameter, check_mixtures
 from tansaku.campaign.prior import PriorDataSpec
-from tansaku.campaign.proposer_settings import ProposerSettings
+from tansaku.campaign.proposer_settings import ProposerSettings, check_acquisition_applies
 from tansaku.drivers.base import DriverConfig
 
 CampaignName = Annotated[
@@ -74,11 +74,12 @@ class Campaign(Section):
     candidates: CandidatesSpec | None = Field(
         None, description="A CSV of candidate rows to choose from instead of a continuous search."
     )
-    purpose: Literal["optimize", "screen"] | None = Field(
+    purpose: Literal["optimize", "screen", "learn"] | None = Field(
         None,
         description=(
             "'optimize' looks for the single best experiment (noisy expected improvement); "
-            "'screen' for as many good ones as possible (upper confidence bound). "
+            "'screen' for as many good ones as possible (upper confidence bound); 'learn' "
+            "maps the objective over the whole space (integrated posterior variance). "
             "Default: screen with candidates, optimize otherwise."
         ),
     )
@@ -179,15 +180,17 @@ class Campaign(Section):
 
     @model_validator(mode="after")
     def _pool_or_constraints(self) -> Campaign:
-        if self.candidates is not None and (self.mixtures or self.constraints):
+        # A mixture may stand beside a pool, to say which components are elements; the
+        # pool's rows are checked against its total when the pool is read.
+        if self.candidates is not None and self.constraints:
             raise ValueError(
-                "a candidate pool lists its feasible points itself: drop `mixtures` and "
-                "`constraints`, or remove the rows that break them from the pool"
+                "a candidate pool lists its feasible points itself: drop `constraints`, or "
+                "remove the rows that break them from the pool"
             )
         return self
 
     @property
-    def effective_purpose(self) -> Literal["optimize", "screen"]:
+    def effective_purpose(self) -> Literal["optimize", "screen", "learn"]:
         """What the campaign is for: as declared, else screening for candidate pools."""
         if self.purpose is not None:
             return self.purpose
@@ -313,12 +316,53 @@ def _outcome_constraints_name_measured_quantities(campaign: Campaign) -> None:
             ) from None
 
 
+def _acquisition_fits_the_objectives(campaign: Campaign) -> None:
+    check_acquisition_applies(
+        campaign.proposer.acquisition,
+        campaign.effective_purpose,
+        len(campaign.objectives),
+        len(campaign.outcome_constraints),
+    )
+
+
+def _learning_maps_one_objective(campaign: Campaign) -> None:
+    if campaign.purpose != "learn":
+        return
+    if campaign.multi_objective:
+        raise ValueError(
+            "purpose learn maps a single objective: keep one objective (a campaign each to "
+            "map several), or use purpose optimize for a Pareto front"
+        )
+    if campaign.objective.goal == "target":
+        raise ValueError(
+            "purpose learn maps the objective over the whole space and approaches no target: "
+            "give the objective goal maximize or minimize, or use purpose optimize to reach "
+            "the target"
+        )
+    if campaign.outcome_constraints:
+        raise ValueError(
+            "purpose learn maps the whole space, feasible or not, so outcome constraints "
+            "would not change it: remove outcome_constraints, or use purpose optimize"
+        )
+
+
+def _uncertainty_rule_needs_learning(campaign: Campaign) -> None:
+    if campaign.stop.uncertainty_below is not None and campaign.effective_purpose != "learn":
+        raise ValueError(
+            "stop.uncertainty_below needs purpose learn, whose proposals measure the model's "
+            "uncertainty over the space: add `purpose: learn` or remove the rule"
+        )
+
+
 _SECTION_RULES: tuple[tuple[str, Callable[[Campaign], None]], ...] = (
     ("mixtures", _mixtures_reach_their_totals),
     ("constraints", _constraints_are_linear_and_satisfiable),
     ("objectives", _objectives_are_not_parameters),
     ("outcomes", _outcomes_are_new_names),
     ("outcome_constraints", _outcome_constraints_name_measured_quantities),
+    ("purpose", _learning_maps_one_objective),
+    ("stop", _uncertainty_rule_needs_learning),
+    ("proposer", _acquisition_fits_the_objectives),
 )
 """Rules that relate a field to others, each with the field its problems are placed on."""
 

@@ -38,7 +38,9 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
     for p in campaign.space:
         if isinstance(p, CategoricalParameter):
             values = ", ".join(map(str, p.values))
-            if p.name in descriptors and p.descriptors is not None:
+            if p.descriptors == "elements":
+                values += "\ndescribed by their element properties"
+            elif p.name in descriptors and p.descriptors is not None:
                 count = len(descriptors[p.name].columns)
                 values += f"\ndescribed by {count} columns of {p.descriptors.path.name}"
         elif isinstance(p, DiscreteParameter):
@@ -57,7 +59,11 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
             values = f"fixed at {p.fixed} (of {values})"
         table.add_row(p.name, p.type, values)
     for mixture in campaign.mixtures:
-        table.add_row(" + ".join(mixture.components), "mixture", f"= {mixture.total:g}")
+        total = f"= {mixture.total:g}"
+        if mixture.elements is not None:
+            symbols = ", ".join(mixture.elements[name] for name in mixture.components)
+            total += f"\nelements {symbols}" + (", fractions too" if mixture.keep_fractions else "")
+        table.add_row(" + ".join(mixture.components), "mixture", total)
     for constraint in campaign.constraints:
         table.add_row(constraint, "constraint", "")
     for kind, quantities in (("objective", campaign.objectives), ("outcome", campaign.outcomes)):

@@ -124,7 +124,50 @@ def stop_reason(
         return f"budget reached: {spent} of {budget.experiments} experiments"
     if budget.wall_clock is not None and now - clock_start >= budget.wall_clock:
         return f"deadline reached: {budget.wall_clock} on the instrument clock"
-    return _stop_rule_fired(campaign, records)
+    return _stop_rule_fired(campaign, records) or _uncertainty_low(campaign, records)
+
+
+UNCERTAINTY = "mean_relative_sd"
+"""The key under which a learning campaign's proposals record how unsure the model was:
+its standard deviation averaged over the space, relative to the measured spread."""
+
+
+UNCERTAINTY_TRUSTED_AFTER = 2
+"""The uncertainty rule is consulted once the model has learned from this many times the
+initial design's results."""
+
+
+def latest_uncertainty(
+    records: Sequence[ExperimentRecord],
+) -> tuple[int, float, int] | None:
+    """``(experiment id, relative sd, results the model learned from)`` of the latest
+    proposal that recorded the model's uncertainty over the space; ``None`` before the
+    first model-based one."""
+    for record in reversed(records):
+        value = record.proposer.get(UNCERTAINTY)
+        if isinstance(value, int | float):
+            return record.id, float(value), int(record.proposer.get("observations", 0))
+    return None
+
+
+def _uncertainty_low(campaign: Campaign, records: Sequence[ExperimentRecord]) -> str | None:
+    # The uncertainty is that of the model which made the latest proposal: it knew every
+    # result but those of the experiments still pending then, so the rule fires late,
+    # never early. A proposal already made still runs (``next_step`` submits it first).
+    threshold = campaign.stop.uncertainty_below
+    latest = latest_uncertainty(records)
+    if threshold is None or latest is None or latest[1] >= threshold:
+        return None
+    if latest[2] < UNCERTAINTY_TRUSTED_AFTER * campaign.initial_size:
+        # A model of a handful of results can believe in a long lengthscale and so be
+        # sure of everything (0.39 of the spread after 5 on the perovskite example).
+        return None
+    experiment, value, _ = latest
+    return (
+        f"uncertainty below {threshold:g}: the model's standard deviation over the space is "
+        f"{value:.3g} of the measured spread when it proposed #{experiment} "
+        f"(stop.uncertainty_below {threshold:g})"
+    )
 
 
 def _stop_rule_fired(campaign: Campaign, records: Sequence[ExperimentRecord]) -> str | None:

@@ -10,16 +10,18 @@ that model's lengthscales.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms import ChainedInputTransform, Normalize, Standardize
+from botorch.models.transforms.input import InputTransform
 from gpytorch.mlls import ExactMarginalLogLikelihood
 from gpytorch.utils.warnings import NumericalWarning
 
 from tansaku.proposer.descriptors import DescriptorLookup
+from tansaku.proposer.elements import ElementBlock, after_lookup
 
 NOISE_FREE_VARIANCE = 1e-6
 """Noise variance assumed for exact measurements, relative to each outcome's variance:
@@ -41,6 +43,7 @@ def fit_model(
     categorical_features: Mapping[int, torch.Tensor] | None = None,
     noise_free: bool = False,
     stand_ins: int = 0,
+    element_blocks: Sequence[ElementBlock] = (),
 ) -> SingleTaskGP:
     """Fit a GP to the observations by maximising the marginal likelihood.
 
@@ -57,6 +60,9 @@ def fit_model(
             ``NOISE_FREE_VARIANCE`` of each outcome's variance instead of being inferred.
         stand_ins: the last ``stand_ins`` rows are stand-in values for failed experiments,
             not measurements; with ``noise_free`` their noise is ``STAND_IN_VARIANCE``.
+        element_blocks: mixtures of chemical elements (``proposer/elements.py``): the
+            model sees their element-property features (and their fractions only where
+            a mixture keeps them).
     """
     lookup = DescriptorLookup(categorical_features or {})
     kept = lookup.kept_columns(train_x.shape[-1])
@@ -66,6 +72,12 @@ def fit_model(
         [bounds[:, kept]] + [unit.expand(2, table.shape[-1]) for table in lookup.tables()],
         dim=-1,
     )
+    transforms: dict[str, InputTransform] = {"descriptors": lookup}
+    if element_blocks:
+        elements = after_lookup(element_blocks, kept)
+        model_x, model_bounds = elements.transform(model_x), elements.bounds(model_bounds)
+        transforms["elements"] = elements
+    transforms["normalize"] = Normalize(d=model_x.shape[-1], bounds=model_bounds)
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", "Very small noise values detected", category=NumericalWarning
@@ -74,9 +86,7 @@ def fit_model(
             model_x,
             train_y,
             train_Yvar=_fixed_noise(train_y, stand_ins) if noise_free else None,
-            input_transform=ChainedInputTransform(
-                descriptors=lookup, normalize=Normalize(d=model_x.shape[-1], bounds=model_bounds)
-            ),
+            input_transform=ChainedInputTransform(**transforms),
             outcome_transform=Standardize(m=train_y.shape[-1]),
         )
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))

@@ -103,6 +103,7 @@ class Proposer:
         self.candidates = None if candidates is None else [dict(row) for row in candidates]
         self.descriptors = dict(descriptors or {})
         self.prior = list(prior)
+        self._mc_points: Any = None
 
     def suggest(
         self,
@@ -301,6 +302,7 @@ class Proposer:
         proposed_so_far: int,
         remaining: Sequence[dict[str, ParameterValue]] | None,
     ) -> list[Proposal]:
+        import numpy as np
         import torch
 
         from tansaku.proposer.acquisition import (
@@ -308,12 +310,16 @@ class Proposer:
             build_acquisition,
             choose_from_pool,
             optimize_over_space,
+            thompson_choice,
+            thompson_points,
         )
         from tansaku.proposer.constraints import encode_constraints
+        from tansaku.proposer.learning import learning_acquisition, mean_relative_sd
         from tansaku.proposer.model import describe
         from tansaku.proposer.outcomes import build_outcome_acquisition
 
         campaign = self.campaign
+        learning = campaign.effective_purpose == "learn"
         train_x, train_y, outcomes = self._training_data(observations, failed)
         bounds = torch.tensor(self.encoding.bounds, dtype=_dtype()).T
         x_pending = self._encode(pending) if pending else None
@@ -322,13 +328,17 @@ class Proposer:
             started = time.perf_counter()
             model = self._fit(train_x, train_y, bounds, len(failed))
             fitted = time.perf_counter()
+            mc_points = self._learning_points() if learning else None
             acquisition = (
-                build_acquisition(
-                    campaign.effective_purpose,
+                learning_acquisition(model, mc_points, x_pending)
+                if mc_points is not None
+                else build_acquisition(
+                    campaign.proposer.acquisition_for(campaign.effective_purpose),
                     model,
                     train_x,
-                    x_pending,
-                    ucb_beta=campaign.proposer.ucb_beta,
+                    train_y,
+                    q=n,
+                    x_pending=x_pending,
                     target=campaign.objective.target,
                 )
                 if outcomes is None
@@ -336,7 +346,16 @@ class Proposer:
                     campaign, outcomes, model, train_x, train_y, x_pending
                 )
             )
-            if remaining is None:
+            value: float | None = None
+            if acquisition is None:
+                # Thompson sampling: each experiment is the best point of one posterior sample.
+                choices = (
+                    thompson_points(self.encoding, self.constraints, _dtype())
+                    if remaining is None
+                    else self._encode(remaining)
+                )
+                candidates = thompson_choice(model, choices, n, campaign.objective.target)
+            elif remaining is None:
                 candidates = optimize_over_space(
                     acquisition,
                     bounds,
@@ -348,10 +367,13 @@ class Proposer:
                 )
             else:
                 candidates = choose_from_pool(acquisition, self._encode(remaining), q=n)
-            value = batch_value(acquisition, candidates)
+            if acquisition is not None:
+                value = batch_value(acquisition, candidates)
             finished = time.perf_counter()
         details: dict[str, Any] = {
-            "acquisition": type(acquisition).__name__,
+            "acquisition": (
+                "MaxPosteriorSampling" if acquisition is None else type(acquisition).__name__
+            ),
             "acquisition_value": value,
             "observations": len(observations),
             "failures_as_worst": len(failed),
@@ -359,6 +381,11 @@ class Proposer:
             "fit_seconds": round(fitted - started, 4),
             "acquisition_seconds": round(finished - fitted, 4),
         }
+        if mc_points is not None:
+            # What stop.uncertainty_below reads: how sure the model was of the whole space
+            # when it chose this batch, against the spread of the values measured.
+            spread = float(np.std([o.value for o in observations], ddof=1))
+            details["mean_relative_sd"] = mean_relative_sd(model, mc_points, spread)
         if remaining is None:
             points = [self.encoding.decode(row.tolist()) for row in candidates]
         else:
@@ -416,6 +443,20 @@ class Proposer:
             stand_ins=len(avoided),
         )
 
+    def _learning_points(self) -> Any:
+        """``N x d`` encoded points a learning campaign integrates the model's variance
+        over: the candidate pool's rows, or uniform samples of the feasible space; the same
+        points for every proposal of the campaign."""
+        from tansaku.proposer.learning import pool_points, space_points
+
+        if self._mc_points is None:
+            self._mc_points = (
+                space_points(self.encoding, self.constraints, self.campaign.seed)
+                if self.candidates is None
+                else pool_points(self._encode(self.candidates), self.campaign.seed)
+            )
+        return self._mc_points
+
     @property
     def _bilog(self) -> bool:
         """Whether a single objective is modelled on the bilog scale (screening)."""
@@ -432,7 +473,15 @@ class Proposer:
             self._categorical_features,
             noise_free=self.campaign.noise_free,
             stand_ins=stand_ins,
+            element_blocks=self._element_blocks,
         )
+
+    @cached_property
+    def _element_blocks(self) -> list[Any]:
+        """The mixtures of chemical elements, whose element properties the model sees."""
+        from tansaku.proposer.elements import element_blocks
+
+        return element_blocks(self.campaign.mixtures, self.encoding, _dtype())
 
     @cached_property
     def _categorical_features(self) -> dict[int, Any]:

@@ -369,7 +369,10 @@ def test_every_example_campaign_dry_runs_out_of_the_box_and_is_reported(
         "run", REPO / "campaigns" / example, "--dry-run", "--run-dir", "run", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
-    assert re.search(r"stopped\s+(budget reached|no improvement for|target reached)", result.stdout)
+    assert re.search(
+        r"stopped\s+(budget reached|no improvement for|target reached|uncertainty below)",
+        result.stdout,
+    )
     check_report(REPO / "campaigns" / example, tmp_path / "run")
 
 

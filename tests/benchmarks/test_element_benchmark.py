@@ -1,0 +1,35 @@
+"""Smoke test of benchmarks/element_benchmark.py, so the OER protocol cannot rot: one
+seed, a few experiments, on the first plate."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "element_benchmark.py"
+
+
+def test_one_short_run_per_arm_on_plate_3496(tmp_path: Path) -> None:
+    output = tmp_path / "runs.jsonl"
+    completed = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            *("--seeds", "1", "--plates", "3496", "--arms", "elements,both,random"),
+            *("--budget", "5", "--workers", "1", "--json", str(output)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    assert "| 3496 | 2121 | elements | 1 |" in completed.stdout
+    assert "| 3496 | 2121 | random | 1 |" in completed.stdout
+    runs = [json.loads(line) for line in output.read_text().splitlines()]
+    assert [run["arm"] for run in runs] == ["elements", "both"]
+    for run in runs:
+        # The same two random rows open every arm of a seed, then 3 model proposals.
+        assert run["measured"][:2] == runs[0]["measured"][:2]
+        assert len(run["measured"]) == len(set(run["measured"])) == 5
