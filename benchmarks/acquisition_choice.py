@@ -100,12 +100,12 @@ def run_once(text: str, function: str, budget: int) -> dict[str, float]:
     }
 
 
-def report(results: dict[str, dict], seeds: Sequence[int]) -> str:
+def report(results: dict[str, dict], seeds: Sequence[int], problems: Sequence[str]) -> str:
     """The Markdown table: median [q1, q3] (min .. max) log10 final regret per arm."""
     rows = []
     for arm in ARMS:
         row = [arm]
-        for problem in PROBLEMS:
+        for problem in problems:
             values = [
                 results[f"{problem}|{arm}|{s}"]["log10_regret"]
                 for s in seeds
@@ -126,7 +126,7 @@ def report(results: dict[str, dict], seeds: Sequence[int]) -> str:
         ]
         row.append(f"{np.median(seconds):.1f}" if seconds else "—")
         rows.append(row)
-    headers = ["acquisition", *(f"{p}: log10 regret" for p in PROBLEMS), "median s / run"]
+    headers = ["acquisition", *(f"{p}: log10 regret" for p in problems), "median s / run"]
     return markdown_table(headers, rows)
 
 
@@ -138,12 +138,18 @@ def main() -> None:
     parser.add_argument(
         "--json", type=Path, default=REPO / "benchmarks" / "results" / "acquisition_choice.json"
     )
+    parser.add_argument("--problems", default=",".join(PROBLEMS), help="e.g. Branin/25")
+    parser.add_argument(
+        "--budget", type=int, help="experiments per run for every problem (a smoke test's cut)"
+    )
     args = parser.parse_args()
     results: dict[str, dict] = json.loads(args.json.read_text()) if args.json.exists() else {}
     seeds = list(range(args.seeds))
+    problems = {name: PROBLEMS[name] for name in args.problems.split(",")}
     started = time.perf_counter()
     for seed in seeds:
-        for problem, (function, budget) in PROBLEMS.items():
+        for problem, (function, budget) in problems.items():
+            budget = args.budget or budget
             for arm, acquisition in ARMS.items():
                 key = f"{problem}|{arm}|{seed}"
                 if key in results:
@@ -161,7 +167,7 @@ def main() -> None:
         f"1-minute load median {np.median(loads):.2f}.\n"
     )
     print(versions_text(package_versions(("tansaku", "torch", "botorch", "gpytorch"))) + "\n")
-    print(report(results, seeds))
+    print(report(results, seeds, problems))
 
 
 if __name__ == "__main__":

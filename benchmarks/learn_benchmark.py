@@ -52,7 +52,8 @@ from torch.quasirandom import SobolEngine
 from tansaku.campaign.schema import Campaign
 from tansaku.proposer import Observation, Proposer
 
-CHECKPOINTS = (20, 30, 40, 60)
+CHECKPOINTS = "20,30,40,60"
+"""Default experiments after which the maps are scored (``--checkpoints``)."""
 HELD_OUT = 2000
 HELD_OUT_SEED = 12345
 
@@ -110,7 +111,7 @@ def learn_campaign(problem: Problem, seed: int, settings: argparse.Namespace) ->
         "name": "learn-benchmark",
         "seed": seed,
         "purpose": "learn",
-        "budget": {"experiments": max(CHECKPOINTS)},
+        "budget": {"experiments": max(settings.checkpoints)},
         "space": [
             {"name": n, "type": "continuous", "bounds": [float(lo), float(hi)]}
             for n, (lo, hi) in zip(problem.names, problem.bounds, strict=True)
@@ -130,11 +131,11 @@ def proposer_for(problem: Problem, seed: int, settings: argparse.Namespace) -> P
 
 
 def learn_points(problem: Problem, seed: int, settings: argparse.Namespace) -> np.ndarray:
-    """The experiments a learning campaign chooses, in order (``max(CHECKPOINTS) x d``)."""
+    """The experiments a learning campaign chooses, in order (``max(checkpoints) x d``)."""
     proposer = proposer_for(problem, seed, settings)
     observations: list[Observation] = []
     chosen: list[np.ndarray] = []
-    while len(chosen) < max(CHECKPOINTS):
+    while len(chosen) < max(settings.checkpoints):
         (proposal,) = proposer.suggest(1, observations, proposed_so_far=len(chosen))
         x = np.array([float(proposal.parameters[n]) for n in problem.names])
         observations.append(Observation(proposal.parameters, float(problem.truth(x[None])[0])))
@@ -142,8 +143,8 @@ def learn_points(problem: Problem, seed: int, settings: argparse.Namespace) -> n
     return np.array(chosen)
 
 
-def sobol_points(problem: Problem, seed: int) -> np.ndarray:
-    n, d = max(CHECKPOINTS), problem.bounds.shape[0]
+def sobol_points(problem: Problem, seed: int, n: int) -> np.ndarray:
+    d = problem.bounds.shape[0]
     unit = SobolEngine(d, scramble=True, seed=seed).draw(n, dtype=torch.float64).numpy()
     low, high = problem.bounds[:, 0], problem.bounds[:, 1]
     if problem.pool is None:
@@ -159,8 +160,8 @@ def sobol_points(problem: Problem, seed: int) -> np.ndarray:
     return problem.pool[chosen]
 
 
-def random_points(problem: Problem, seed: int) -> np.ndarray:
-    n, d = max(CHECKPOINTS), problem.bounds.shape[0]
+def random_points(problem: Problem, seed: int, n: int) -> np.ndarray:
+    d = problem.bounds.shape[0]
     rng = np.random.default_rng(seed)
     if problem.pool is None:
         low, high = problem.bounds[:, 0], problem.bounds[:, 1]
@@ -177,7 +178,7 @@ def relative_rmse(
     test = torch.tensor(problem.test_x, dtype=torch.float64)
     spread = float(problem.test_y.std())
     errors = []
-    for k in CHECKPOINTS:
+    for k in settings.checkpoints:
         observations = [
             Observation(problem.point(x), float(y))
             for x, y in zip(points[:k], values[:k], strict=True)
@@ -197,7 +198,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--num-restarts", type=int, default=4)
     parser.add_argument("--raw-samples", type=int, default=128)
     parser.add_argument("--json", type=Path, help="write per-run errors here")
+    parser.add_argument(
+        "--checkpoints", default=CHECKPOINTS, help="experiments after which maps are scored"
+    )
     settings = parser.parse_args(argv)
+    settings.checkpoints = tuple(int(k) for k in settings.checkpoints.split(","))
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -213,16 +218,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if arm == "learn":
                     points = learn_points(problem, seed, settings)
                 elif arm == "sobol":
-                    points = sobol_points(problem, seed)
+                    points = sobol_points(problem, seed, max(settings.checkpoints))
                 else:
-                    points = random_points(problem, seed)
+                    points = random_points(problem, seed, max(settings.checkpoints))
                 runs.append(relative_rmse(problem, points, seed, settings))
                 print(f"{name} {arm} seed {seed}: {runs[-1]}", file=sys.stderr, flush=True)
             results[name][arm] = runs
             seconds[f"{name}/{arm}"] = time.perf_counter() - arm_started
     report(settings, results, seconds, time.perf_counter() - started)
     if settings.json:
-        write_json(settings.json, {"checkpoints": CHECKPOINTS, "results": results})
+        write_json(settings.json, {"checkpoints": settings.checkpoints, "results": results})
     return 0
 
 
@@ -239,12 +244,12 @@ def report(
         f"seeds 0..{settings.seeds - 1}; num_restarts {settings.num_restarts}, raw_samples "
         f"{settings.raw_samples}; took {total / 60:.1f} min.\n"
     )
-    headers = ["Problem", "Arm", *(f"RMSE/sd at {k} [IQR]" for k in CHECKPOINTS), "min"]
+    headers = ["Problem", "Arm", *(f"RMSE/sd at {k} [IQR]" for k in settings.checkpoints), "min"]
     rows = []
     for name, arms in results.items():
         for arm, runs in arms.items():
             cells = []
-            for column in range(len(CHECKPOINTS)):
+            for column in range(len(settings.checkpoints)):
                 spread = Spread.of([run[column] for run in runs])
                 cells.append(f"{spread.median:.3f} [{spread.q1:.3f}, {spread.q3:.3f}]")
             rows.append([name, arm, *cells, f"{seconds[f'{name}/{arm}'] / 60:.1f}"])
@@ -254,14 +259,17 @@ def report(
         if "learn" not in arms or "sobol" not in arms:
             continue
         goal = statistics.median(run[-1] for run in arms["sobol"])
-        learned = [statistics.median(run[c] for run in arms["learn"]) for c in range(4)]
-        reached = next((k for k, e in zip(CHECKPOINTS, learned, strict=True) if e <= goal), None)
+        checkpoints = settings.checkpoints
+        learned = [
+            statistics.median(run[c] for run in arms["learn"]) for c in range(len(checkpoints))
+        ]
+        reached = next((k for k, e in zip(checkpoints, learned, strict=True) if e <= goal), None)
         verdict = (
             f"reaches it by {reached} experiments" if reached is not None else "does not reach it"
         )
         met = "met" if reached is not None and reached <= 40 else "missed"
         print(
-            f"- {name}: Sobol's median after {max(CHECKPOINTS)} experiments is {goal:.3f}; "
+            f"- {name}: Sobol's median after {max(checkpoints)} experiments is {goal:.3f}; "
             f"learn's median {verdict} (target: by 40, {met})."
         )
 

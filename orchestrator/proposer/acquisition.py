@@ -266,7 +266,7 @@ def feasible_starts(
     BoTorch draws starting points under linear constraints with a hit-and-run sampler,
     which took two thirds of a constrained proposal's time (``benchmarks/RESULTS.md``),
     and nine tenths of a mixture's (2.1 of 2.4 s on the perovskite example). Scrambled
-    Sobol points in the box, moved onto the equalities (``_onto_equalities``), are as
+    Sobol points in the box, moved onto the equalities (``onto_equalities``), are as
     good a sample where at least 1/16 of them then lie inside the bounds and
     inequalities, and far cheaper; the best of them seed the restarts, chosen as BoTorch
     does (``initialize_q_batch``). ``None`` when the feasible region is too thin, so
@@ -279,7 +279,7 @@ def feasible_starts(
     for column, value in fixed.items():
         points[:, column] = value
     if equalities:
-        points = _onto_equalities(points, unit, equalities, fixed, bounds[0])
+        points = onto_equalities(points, unit, equalities, fixed, bounds[0])
     inside = ((points >= bounds[0]) & (points <= bounds[1])).all(dim=-1)
     for indices, coefficients, rhs in inequalities:
         slack = FEASIBILITY_TOLERANCE * max(1.0, abs(rhs))
@@ -296,7 +296,7 @@ def feasible_starts(
     return starts
 
 
-def _onto_equalities(
+def onto_equalities(
     points: torch.Tensor,
     unit: torch.Tensor,
     equalities: Sequence[BotorchConstraint],

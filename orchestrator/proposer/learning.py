@@ -31,7 +31,7 @@ from botorch.utils.transforms import concatenate_pending_points, t_batch_mode_tr
 from torch.quasirandom import SobolEngine
 
 from tansaku.campaign.expressions import LinearConstraint
-from tansaku.proposer.acquisition import _onto_equalities
+from tansaku.proposer.acquisition import onto_equalities
 from tansaku.proposer.constraints import FEASIBILITY_TOLERANCE, encode_constraints
 from tansaku.proposer.encoding import SpaceEncoding
 
@@ -86,7 +86,7 @@ def space_points(
     low, high = torch.tensor(encoding.bounds, dtype=dtype).T
     fixed = encoding.fixed_columns
     if system.equalities:
-        points = _onto_equalities(points, unit, system.equalities, fixed, low)
+        points = onto_equalities(points, unit, system.equalities, fixed, low)
     inside = (
         (points >= low - FEASIBILITY_TOLERANCE) & (points <= high + FEASIBILITY_TOLERANCE)
     ).all(-1)
