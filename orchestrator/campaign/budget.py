@@ -47,10 +47,17 @@ class StopRules(Section):
 
     @field_validator("uncertainty_below")
     @classmethod
-    def _a_positive_fraction(cls, value: float | None) -> float | None:
-        if value is not None and value <= 0:
+    def _a_fraction(cls, value: float | None) -> float | None:
+        if value is not None and not 0 < value < 1:
+            why = "is never reached" if value <= 0 else "would stop a model that knows nothing"
             raise ValueError(
-                f"{value:g} is never reached: give a fraction above 0 of the measured values' "
-                "standard deviation, e.g. 0.3"
+                f"{value:g} {why}: give a fraction between 0 and 1 of the measured values' "
+                "standard deviation, e.g. 0.3 (not 30)"
             )
         return value
+
+
+UNCERTAINTY_DETAIL = "mean_relative_sd"
+"""The proposer detail in which a learning campaign's proposals record how unsure the model
+was (its standard deviation averaged over the space, relative to the measured spread): what
+``stop.uncertainty_below`` reads."""

@@ -87,12 +87,13 @@ def element_problem(symbol: object) -> str | None:
         close = [s for s in table if s.lower() == text.strip().lower()]
         close = close or difflib.get_close_matches(text, list(table), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        return f"{text!r} is not an element symbol{hint}"
+        return f"{text!r} is not an element symbol{hint}; tansaku's table covers H to Lr"
     missing = [name for name, value in zip(PROPERTIES, table[text], strict=True) if value is None]
     if missing:
         return (
-            f"the element table has no {listed(missing)} for {text}, so the model cannot "
-            "describe it; leave `elements` out for this parameter"
+            f"the element table (from mendeleev) has no {listed(missing)} for {text}, so the "
+            "model cannot describe it; leave out `elements` (a mixture's) or "
+            "`descriptors: elements` (a categorical's) and the model sees the values as they are"
         )
     return None
 
@@ -107,13 +108,15 @@ def check_element_mapping(mapping: Mapping[str, str], components: Sequence[str])
     unknown = [name for name in mapping if name not in components]
     if unknown:
         raise ValueError(
-            f"elements: {listed([repr(n) for n in unknown])} is not a component of this "
+            f"elements: {listed([repr(n) for n in unknown])} "
+            f"{'is not a component' if len(unknown) == 1 else 'are not components'} of this "
             f"mixture ({', '.join(components)}); map each component to its element"
         )
     left_out = [name for name in components if name not in mapping]
     if left_out:
         raise ValueError(
-            f"elements: {listed([repr(n) for n in left_out])} has no element; map every "
+            f"elements: {listed([repr(n) for n in left_out])} "
+            f"{'has' if len(left_out) == 1 else 'have'} no element; map every "
             "component of the mixture to its element symbol"
         )
     for name in components:

@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictInt, model_validator
+from pydantic import BeforeValidator, Discriminator, Field, StrictInt, Tag, model_validator
 
 from tansaku.campaign.descriptors import DescriptorsSpec
 from tansaku.campaign.elements import (
@@ -136,6 +136,23 @@ class DiscreteParameter(Section):
         return [round(low + k * self.step, 12) for k in range(count)]
 
 
+def _table_or_elements(value: object) -> object:
+    if value is None or value == "elements" or isinstance(value, dict | DescriptorsSpec):
+        return value
+    raise ValueError(
+        "give a table of descriptors, {path: file.csv}, or the word `elements` for values "
+        "that are element symbols"
+    )
+
+
+Descriptors = Annotated[
+    Annotated[DescriptorsSpec, Tag("table")] | Annotated[Literal["elements"], Tag("elements")],
+    # Tagged, so that a mistake in a table is reported once, not also as "not 'elements'".
+    Discriminator(lambda value: "elements" if value == "elements" else "table"),
+    BeforeValidator(_table_or_elements),
+]
+
+
 class CategoricalParameter(Section):
     """One choice among named values (a solvent, a substrate, a recipe)."""
 
@@ -143,7 +160,7 @@ class CategoricalParameter(Section):
     name: Identifier
     values: Annotated[list[str | int | float], Field(min_length=1)]
     fixed: str | int | float | None = Field(None, description=FIXED_HELP)
-    descriptors: DescriptorsSpec | Literal["elements"] | None = Field(
+    descriptors: Descriptors | None = Field(
         None,
         description=(
             "A CSV of numeric descriptors per value (e.g. a solvent's polarity and boiling "

@@ -10,14 +10,12 @@ Mater. 2, 16028, 2016). Both are scaled to [0, 1] over the range the mixture's e
 allow, so the features mean the same whatever the pool holds.
 
 The features depend only on the element symbols and the fractions, not on which
-campaign the elements come from: two chemical systems described by one property range
-(``element_blocks(..., ranges=...)``) share one feature space, the hook for learning one
-plate's catalysts from another's measurements.
+campaign the elements come from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import torch
@@ -35,7 +33,7 @@ class ElementBlock:
 
     ``columns[i]`` is the encoded column of the component whose element has
     ``properties[i]`` (``n_components x p``); ``low`` and ``high`` (``p``) are each
-    property's range used for scaling, by default the range over these elements.
+    property's range over these elements, used for scaling.
     """
 
     columns: tuple[int, ...]
@@ -49,7 +47,6 @@ def element_blocks(
     mixtures: Sequence[Mixture],
     encoding: SpaceEncoding,
     dtype: torch.dtype,
-    ranges: Mapping[str, tuple[Tensor, Tensor]] | None = None,
 ) -> list[ElementBlock]:
     """The campaign's element mixtures, ready for :class:`ElementFeatures`.
 
@@ -57,9 +54,6 @@ def element_blocks(
         mixtures: the campaign's ``mixtures:``; those without ``elements`` are skipped.
         encoding: the space's encoding, which places each component's column.
         dtype: of the property tensors.
-        ranges: element symbols joined by "," (in component order) → ``(low, high)``
-            of each property, to scale several chemical systems alike; default each
-            mixture's own elements' range.
     """
     table = element_table()
     blocks = []
@@ -69,8 +63,6 @@ def element_blocks(
         symbols = [mixture.elements[name] for name in mixture.components]
         properties = torch.tensor(table.rows(symbols), dtype=dtype)
         low, high = properties.min(dim=0).values, properties.max(dim=0).values
-        if ranges is not None and ",".join(symbols) in ranges:
-            low, high = ranges[",".join(symbols)]
         blocks.append(
             ElementBlock(
                 tuple(encoding.column(name) for name in mixture.components),

@@ -65,7 +65,7 @@ def test_the_shipped_table_has_the_properties_of_common_elements() -> None:
     [
         ("co: Co}", "co: Cx}", 9, "mixtures[0]: elements: co: 'Cx' is not an element symbol"),
         ("co: Co}", "co: co}", 9, "'co' is not an element symbol (did you mean 'Co'?)"),
-        ("co: Co}", "co: Ar}", 9, "the element table has no electronegativity for Ar"),
+        ("co: Co}", "co: Ar}", 9, "table (from mendeleev) has no electronegativity for Ar"),
         ("co: Co}", "co: Fe}", 9, "elements: fe and co are both Fe; one component per element"),
         ("co: Co}", "co: Co, cu: Cu}", 9, "elements: 'cu' is not a component of this mixture"),
         (", co: Co}", "}", 9, "elements: 'co' has no element; map every component"),
@@ -126,6 +126,29 @@ def test_a_categorical_value_that_is_no_element_is_refused(tmp_path: Path) -> No
     problems = campaign_problems(path)
     assert f"{path}:5:" in problems and "space[1]" in problems
     assert "descriptors: elements: 'gallium' is not an element symbol" in problems
+
+
+@pytest.mark.parametrize(
+    ("descriptors", "message"),
+    [
+        ("{path: table.csv, colums: [x]}", "space[1].descriptors.colums: unknown key 'colums'"),
+        ("table.csv", "space[1].descriptors: give a table of descriptors, {path: file.csv}, or"),
+        ("element", "space[1].descriptors: give a table of descriptors, {path: file.csv}, or"),
+    ],
+)
+def test_a_mistaken_descriptors_is_one_problem_not_one_per_kind(
+    tmp_path: Path, descriptors: str, message: str
+) -> None:
+    path = campaign_beside(
+        tmp_path,
+        CATEGORICAL,
+        "table.csv",
+        "name,x\nMg,1\nZn,2\nGa,3\n",
+        **{"descriptors: elements": f"descriptors: {descriptors}"},
+    )
+    problems = campaign_problems(path)
+    assert message in problems
+    assert len(problems.splitlines()) == 1 and "'elements'" not in problems
 
 
 def test_validate_refuses_a_bad_symbol_with_exit_2_without_importing_torch(
