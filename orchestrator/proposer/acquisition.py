@@ -23,20 +23,14 @@ from botorch.models.model import Model
 from botorch.optim import optimize_acqf, optimize_acqf_discrete
 from botorch.optim.initializers import initialize_q_batch
 from botorch.optim.optimize_mixed import optimize_acqf_mixed_alternating
-from botorch.utils.sampling import get_polytope_samples
 from torch.quasirandom import SobolEngine
 
 from tansaku.campaign.expressions import LinearConstraint
 from tansaku.campaign.proposer_settings import Acquisition
 from tansaku.errors import TansakuError
-from tansaku.proposer.constraints import (
-    FEASIBILITY_TOLERANCE,
-    BotorchConstraint,
-    EncodedConstraints,
-    encode_constraints,
-    satisfies,
-)
+from tansaku.proposer.constraints import BotorchConstraint, EncodedConstraints, satisfies
 from tansaku.proposer.encoding import SpaceEncoding
+from tansaku.proposer.sampling import OVERSAMPLING, feasible, onto_equalities, space_points
 
 PI_TEMPERATURE = 1e-3
 """Smoothing of the Monte-Carlo probability of improvement's step, in standard deviations
@@ -156,41 +150,24 @@ def thompson_points(
 ) -> torch.Tensor:
     """``m x d`` encoded points spread over the space for Thompson sampling to choose among.
 
-    Scrambled Sobol points, rounded to the values integer, discrete and categorical
-    parameters allow and with fixed parameters at their values; the columns a linear
-    constraint names are drawn uniformly from the constraints' polytope instead
-    (hit-and-run), and a point that rounding moves outside the constraints is left out.
+    Uniform samples of the feasible space (:func:`~tansaku.proposer.sampling.space_points`,
+    a fresh seed each call), with integer, discrete and categorical parameters at allowed
+    values and fixed parameters at their values; a point that rounding moves outside the
+    constraints is left out.
     """
     low, per_dimension, high = THOMPSON_POINTS
     n = min(high, max(low, per_dimension * encoding.dim))
-    seed = int(torch.randint(2**31, ()))
-    unit = SobolEngine(encoding.dim, scramble=True, seed=seed).draw(n, dtype=dtype)
-    rows = [encoding.encode(encoding.from_unit(u)) for u in unit.tolist()]
+    points = space_points(encoding, constraints, int(torch.randint(2**31, ())), n)
     if constraints:
-        fixed = encoding.fixed_columns
-        constrained = sorted(
-            {encoding.column(name) for c in constraints for name in c.coefficients} - set(fixed)
-        )
-        bounds = torch.tensor([encoding.bounds[i] for i in constrained], dtype=dtype).T
-        system = encode_constraints(constraints, encoding, dtype, constrained)
-        samples = get_polytope_samples(
-            n,
-            bounds,
-            inequality_constraints=system.inequalities or None,
-            equality_constraints=system.equalities or None,
-            seed=seed,
-        )
-        for row, sample in zip(rows, samples.tolist(), strict=True):
-            for column, value in zip(constrained, sample, strict=True):
-                row[column] = value
-        points = [encoding.decode(row) for row in rows]
-        rows = [encoding.encode(point) for point in points if satisfies(point, constraints)]
+        decoded = [encoding.decode(row) for row in points.tolist()]
+        rows = [encoding.encode(point) for point in decoded if satisfies(point, constraints)]
         if not rows:
             raise ThompsonSetError(
                 "no point of the space's sample meets the constraints once integer or "
                 "discrete values are rounded; choose another acquisition"
             )
-    return torch.tensor(rows, dtype=dtype)
+        return torch.tensor(rows, dtype=dtype)
+    return points.to(dtype)
 
 
 def optimize_over_space(
@@ -247,10 +224,6 @@ def optimize_over_space(
     return candidates.detach()
 
 
-OVERSAMPLING = 16
-"""Box points drawn per starting point wanted; fewer feasible than that: hit-and-run."""
-
-
 def feasible_starts(
     acquisition: AcquisitionFunction,
     bounds: torch.Tensor,
@@ -267,7 +240,7 @@ def feasible_starts(
     which took two thirds of a constrained proposal's time (``benchmarks/RESULTS.md``),
     and nine tenths of a mixture's (2.1 of 2.4 s on the perovskite example). Scrambled
     Sobol points in the box, moved onto the equalities (``onto_equalities``), are as
-    good a sample where at least 1/16 of them then lie inside the bounds and
+    good a sample where at least one in ``OVERSAMPLING`` then lies inside the bounds and
     inequalities, and far cheaper; the best of them seed the restarts, chosen as BoTorch
     does (``initialize_q_batch``). ``None`` when the feasible region is too thin, so
     that ``optimize_acqf`` samples it itself.
@@ -280,13 +253,7 @@ def feasible_starts(
         points[:, column] = value
     if equalities:
         points = onto_equalities(points, unit, equalities, fixed, bounds[0])
-    inside = ((points >= bounds[0]) & (points <= bounds[1])).all(dim=-1)
-    for indices, coefficients, rhs in inequalities:
-        slack = FEASIBILITY_TOLERANCE * max(1.0, abs(rhs))
-        inside &= (points[:, indices] * coefficients).sum(-1) >= rhs - slack
-    for indices, coefficients, rhs in equalities:
-        slack = FEASIBILITY_TOLERANCE * max(1.0, abs(rhs))
-        inside &= ((points[:, indices] * coefficients).sum(-1) - rhs).abs() <= slack
+    inside = feasible(points, bounds[0], bounds[1], inequalities, equalities)
     if int(inside.sum()) < wanted:
         return None
     raw = points[inside][:wanted].reshape(raw_samples, q, -1)
@@ -294,52 +261,6 @@ def feasible_starts(
         values = torch.cat([acquisition(batch) for batch in raw.split(64)])
     starts, _ = initialize_q_batch(raw, values, n=num_restarts)
     return starts
-
-
-def onto_equalities(
-    points: torch.Tensor,
-    unit: torch.Tensor,
-    equalities: Sequence[BotorchConstraint],
-    fixed: Mapping[int, float],
-    low: torch.Tensor,
-) -> torch.Tensor:
-    """The ``n x d`` box ``points``, drawn as ``unit`` in the unit cube, moved onto the
-    plane where every equality holds, changing no fixed column.
-
-    A sum with positive coefficients over columns no other equality names (a mixture's
-    total) is sampled uniformly over its simplex from the points' own coordinates; the
-    other equalities are met by the shortest step, which leaves many points outside the
-    bounds when the plane cuts a corner of the box.
-    """
-    moved = points.clone()
-    named = [set(indices.tolist()) - set(fixed) for indices, _, _ in equalities]
-    projected = []
-    for number, (indices, coefficients, rhs) in enumerate(equalities):
-        columns = [(int(i), float(c)) for i, c in zip(indices, coefficients, strict=True)]
-        free = [(i, c) for i, c in columns if i not in fixed]
-        shared = any(named[number] & other for k, other in enumerate(named) if k != number)
-        if not free or shared or any(c <= 0 for _, c in free):
-            projected.append((indices, coefficients, rhs))
-            continue
-        left = rhs - sum(c * fixed[i] for i, c in columns if i in fixed)
-        left -= sum(c * float(low[i]) for i, c in free)
-        # Exponential spacings of uniform coordinates are uniform on the simplex.
-        spacings = -torch.log(unit[:, [i for i, _ in free]].clamp_min(1e-12))
-        weights = spacings / spacings.sum(-1, keepdim=True)
-        for position, (i, c) in enumerate(free):
-            moved[:, i] = low[i] + weights[:, position] * left / c
-    if not projected:
-        return moved
-    d = points.shape[-1]
-    matrix = torch.zeros(len(projected), d, dtype=points.dtype)
-    target = torch.zeros(len(projected), dtype=points.dtype)
-    for row, (indices, coefficients, value) in enumerate(projected):
-        matrix[row, indices] = coefficients
-        target[row] = value
-    free_columns = [i for i in range(d) if i not in fixed]
-    residual = moved @ matrix.T - target
-    moved[:, free_columns] -= residual @ torch.linalg.pinv(matrix[:, free_columns]).T
-    return moved
 
 
 def choose_from_pool(

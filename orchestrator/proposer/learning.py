@@ -26,14 +26,11 @@ import numpy as np
 import torch
 from botorch.acquisition import AcquisitionFunction
 from botorch.models.model import Model
-from botorch.utils.sampling import get_polytope_samples
 from botorch.utils.transforms import concatenate_pending_points, t_batch_mode_transform
-from torch.quasirandom import SobolEngine
 
 from tansaku.campaign.expressions import LinearConstraint
-from tansaku.proposer.acquisition import onto_equalities
-from tansaku.proposer.constraints import FEASIBILITY_TOLERANCE, encode_constraints
 from tansaku.proposer.encoding import SpaceEncoding
+from tansaku.proposer.sampling import space_points
 
 MC_POINTS = 1024
 """Points the integrated variance is averaged over. On Hartmann6 the integral's Monte-Carlo
@@ -43,88 +40,24 @@ matter; more points make every acquisition evaluation proportionally slower."""
 POOL_POINTS = 4096
 """At most this many pool rows (a seeded random subset of a larger pool) stand for the space."""
 
-OVERSAMPLING = 8
-"""Box points drawn per point wanted; fewer feasible than that: hit-and-run sampling."""
-
 SEQUENCE = 0x1EA2
 """Offsets the campaign seed, so the integration points are a sequence of their own and not
 the initial design's (whose points the model knows best)."""
 
 
-def space_points(
+def integration_points(
     encoding: SpaceEncoding,
     constraints: Sequence[LinearConstraint],
     seed: int,
     n: int = MC_POINTS,
 ) -> torch.Tensor:
-    """``n x d`` encoded points spread uniformly over the feasible space.
+    """``n x d`` encoded points spread uniformly over the feasible space (inside every
+    mixture and linear constraint), that a learning campaign integrates over.
 
-    Scrambled Sobol points are mapped onto the space (integers, discrete values and
-    categoricals take their allowed values, fixed parameters their value), moved onto each
-    mixture's simplex, and kept where they satisfy every constraint: rejection sampling,
-    which keeps the distribution uniform. A region too thin for that (fewer than one point
-    in ``OVERSAMPLING`` inside) is sampled by BoTorch's hit-and-run sampler instead.
-
-    Args:
-        encoding: the space's encoding.
-        constraints: the campaign's mixtures and linear constraints.
-        seed: the campaign's seed; the same seed gives the same points, so every proposal
-            of a campaign integrates over the same points.
-        n: how many points.
+    The same campaign ``seed`` gives the same points, so every proposal of a campaign
+    integrates over the same points; their sequence is offset from the initial design's.
     """
-    dtype = torch.float64
-    mixed = (seed + SEQUENCE) % 2**32
-    engine = SobolEngine(encoding.dim, scramble=True, seed=mixed)
-    wanted = n * OVERSAMPLING if constraints else n
-    unit = engine.draw(wanted, dtype=dtype)
-    points = torch.tensor(
-        [encoding.encode(encoding.from_unit(u)) for u in unit.tolist()], dtype=dtype
-    )
-    if not constraints:
-        return points
-    system = encode_constraints(constraints, encoding, dtype)
-    low, high = torch.tensor(encoding.bounds, dtype=dtype).T
-    fixed = encoding.fixed_columns
-    if system.equalities:
-        points = onto_equalities(points, unit, system.equalities, fixed, low)
-    inside = (
-        (points >= low - FEASIBILITY_TOLERANCE) & (points <= high + FEASIBILITY_TOLERANCE)
-    ).all(-1)
-    for indices, coefficients, rhs in system.inequalities:
-        slack = FEASIBILITY_TOLERANCE * max(1.0, abs(rhs))
-        inside &= (points[:, indices] * coefficients).sum(-1) >= rhs - slack
-    for indices, coefficients, rhs in system.equalities:
-        slack = FEASIBILITY_TOLERANCE * max(1.0, abs(rhs))
-        inside &= ((points[:, indices] * coefficients).sum(-1) - rhs).abs() <= slack
-    if int(inside.sum()) >= n:
-        return points[inside][:n].clamp(low, high)
-    return _hit_and_run(encoding, constraints, points[:n], mixed)
-
-
-def _hit_and_run(
-    encoding: SpaceEncoding,
-    constraints: Sequence[LinearConstraint],
-    points: torch.Tensor,
-    seed: int,
-) -> torch.Tensor:
-    """``points`` (``n x d``) with their constrained columns replaced by uniform samples of
-    the constraints' polytope (BoTorch's seeded hit-and-run sampler)."""
-    fixed = encoding.fixed_columns
-    constrained = sorted(
-        {encoding.column(name) for c in constraints for name in c.coefficients} - set(fixed)
-    )
-    bounds = torch.tensor([encoding.bounds[i] for i in constrained], dtype=points.dtype).T
-    system = encode_constraints(constraints, encoding, points.dtype, constrained)
-    samples = get_polytope_samples(
-        points.shape[0],
-        bounds,
-        inequality_constraints=system.inequalities or None,
-        equality_constraints=system.equalities or None,
-        seed=seed,
-    )
-    points = points.clone()
-    points[:, constrained] = samples.to(points.dtype)
-    return points
+    return space_points(encoding, constraints, seed + SEQUENCE, n)
 
 
 def pool_points(rows: torch.Tensor, seed: int) -> torch.Tensor:

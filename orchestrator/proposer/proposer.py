@@ -24,8 +24,6 @@ from tansaku.proposer.encoding import SpaceEncoding
 from tansaku.values import ParameterValue
 
 if TYPE_CHECKING:
-    from torch.quasirandom import SobolEngine
-
     from tansaku.proposer.outcomes import OutcomeModel
     from tansaku.proposer.surrogate import Surrogate
 
@@ -234,58 +232,35 @@ class Proposer:
         return [Proposal(dict(self.candidates[i]), "random", {"row": i}) for i in chosen]
 
     def _sobol(self, n: int, start: int) -> list[Proposal]:
-        from torch.quasirandom import SobolEngine
-
-        engine = SobolEngine(self.encoding.dim, scramble=True, seed=self.campaign.seed)
         if self.constraints:
-            points = self._feasible_initial_points(engine, start, n)
+            points = self._feasible_initial_points(start, n)
         else:
+            from torch.quasirandom import SobolEngine
+
+            engine = SobolEngine(self.encoding.dim, scramble=True, seed=self.campaign.seed)
             engine.fast_forward(start)
             points = [self.encoding.from_unit(r.tolist()) for r in engine.draw(n, dtype=_dtype())]
         return [
             Proposal(point, "sobol", {"sobol_index": start + i}) for i, point in enumerate(points)
         ]
 
-    def _feasible_initial_points(
-        self, engine: SobolEngine, start: int, n: int
-    ) -> list[dict[str, ParameterValue]]:
-        """The initial design inside the constraints: Sobol for the unconstrained columns,
-        uniform samples of the constraints' polytope (hit-and-run) for the others.
+    def _feasible_initial_points(self, start: int, n: int) -> list[dict[str, ParameterValue]]:
+        """The initial design inside the constraints: the feasible points of the campaign's
+        Sobol sequence (``space_points``, seeded by the campaign).
 
-        Samples are drawn in one seeded sequence so a resumed campaign gets the same
+        The points are drawn in one seeded sequence so a resumed campaign gets the same
         design; after rounding integer or discrete columns, points that leave the
         constraints are skipped for the next ones in the sequence.
         """
-        import torch
-        from botorch.utils.sampling import get_polytope_samples
-
-        from tansaku.proposer.constraints import encode_constraints, satisfies
+        from tansaku.proposer.constraints import satisfies
+        from tansaku.proposer.sampling import space_points
 
         encoding = self.encoding
-        fixed = encoding.fixed_columns
-        constrained = sorted(
-            {encoding.column(name) for c in self.constraints for name in c.coefficients}
-            - set(fixed)
+        rows = space_points(
+            encoding, self.constraints, self.campaign.seed, 4 * self.campaign.initial_size
         )
-        bounds = torch.tensor([encoding.bounds[i] for i in constrained], dtype=_dtype()).T
-        system = encode_constraints(self.constraints, encoding, _dtype(), constrained)
-        pool_size = 4 * self.campaign.initial_size
-        samples = get_polytope_samples(
-            pool_size,
-            bounds,
-            inequality_constraints=system.inequalities or None,
-            equality_constraints=system.equalities or None,
-            seed=self.campaign.seed,
-        )
-        sobol = engine.draw(pool_size, dtype=_dtype())
-        feasible = []
-        for sample, unit in zip(samples.tolist(), sobol.tolist(), strict=True):
-            row = encoding.encode(encoding.from_unit(unit))
-            for column, value in zip(constrained, sample, strict=True):
-                row[column] = value
-            point = encoding.decode(row)
-            if satisfies(point, self.constraints):
-                feasible.append(point)
+        decoded = [encoding.decode(row) for row in rows.tolist()]
+        feasible = [point for point in decoded if satisfies(point, self.constraints)]
         if len(feasible) < start + n:
             raise InitialDesignError(
                 "could not draw an initial design inside the constraints; with integer or "
@@ -447,11 +422,11 @@ class Proposer:
         """``N x d`` encoded points a learning campaign integrates the model's variance
         over: the candidate pool's rows, or uniform samples of the feasible space; the same
         points for every proposal of the campaign."""
-        from tansaku.proposer.learning import pool_points, space_points
+        from tansaku.proposer.learning import integration_points, pool_points
 
         if self._mc_points is None:
             self._mc_points = (
-                space_points(self.encoding, self.constraints, self.campaign.seed)
+                integration_points(self.encoding, self.constraints, self.campaign.seed)
                 if self.candidates is None
                 else pool_points(self._encode(self.candidates), self.campaign.seed)
             )

@@ -168,3 +168,16 @@ def test_a_mixtures_optimiser_starts_lie_on_its_total_inside_the_bounds() -> Non
     assert torch.allclose(starts.sum(-1), torch.ones(4, 3, dtype=torch.float64), atol=1e-9)
     assert (starts >= 0).all() and (starts <= 1).all() and (starts[..., 0] <= 0.5).all()
     assert (starts[..., 2] == 0.2).all()
+
+
+def test_thompson_sampling_proposes_inside_every_constraint() -> None:
+    proposer = Proposer(
+        load(**{"num_restarts: 2": "acquisition: {type: thompson}, num_restarts: 2"})
+    )
+    initial = proposer.suggest(6, [])
+    observations = [Observation(p.parameters, instability(p.parameters)) for p in initial]
+    model_based = proposer.suggest(3, observations, proposed_so_far=6)
+    assert {p.details["acquisition"] for p in model_based} == {"MaxPosteriorSampling"}
+    assert len({tuple(p.parameters.values()) for p in model_based}) == 3
+    for proposal in model_based:
+        assert_allowed(proposal.parameters, proposer)

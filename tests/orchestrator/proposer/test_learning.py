@@ -13,7 +13,7 @@ from botorch.acquisition.active_learning import qNegIntegratedPosteriorVariance
 from tansaku.campaign.loading import parse_campaign
 from tansaku.proposer import Observation, Proposer
 from tansaku.proposer.constraints import satisfies
-from tansaku.proposer.learning import IntegratedVariance, space_points
+from tansaku.proposer.learning import IntegratedVariance, integration_points
 
 LEARN = """
 name: map
@@ -84,7 +84,7 @@ def test_a_learning_proposal_reduces_the_integrated_variance_more_than_random_po
     assert proposal.details["acquisition"] == "IntegratedVariance"
     surrogate = proposer.surrogate(observations, proposed_so_far=8)
     assert surrogate is not None and surrogate.scale == "signed", "learning never uses bilog"
-    points = space_points(proposer.encoding, proposer.constraints, campaign.seed)
+    points = integration_points(proposer.encoding, proposer.constraints, campaign.seed)
     acquisition = IntegratedVariance(surrogate.model, points)
     chosen = acquisition(surrogate.encode([proposal.parameters]).unsqueeze(0))
     generator = torch.Generator().manual_seed(0)
@@ -126,7 +126,7 @@ def test_the_closed_form_equals_botorchs_integrated_posterior_variance(
 def test_the_integration_points_lie_inside_mixtures_constraints_and_allowed_values() -> None:
     campaign = load(MIXTURE)
     proposer = Proposer(campaign)
-    points = space_points(proposer.encoding, proposer.constraints, campaign.seed, n=300)
+    points = integration_points(proposer.encoding, proposer.constraints, campaign.seed, n=300)
     assert points.shape == (300, 5)
     decoded = [proposer.encoding.decode(row.tolist()) for row in points]
     for point in decoded:
@@ -140,10 +140,10 @@ def test_the_integration_points_lie_inside_mixtures_constraints_and_allowed_valu
 
 
 def test_a_region_too_thin_for_rejection_is_sampled_by_hit_and_run() -> None:
-    # cs >= 0.29 keeps one box point in thirty: fewer than one in eight.
+    # cs >= 0.29 keeps one box point in thirty: fewer than one in OVERSAMPLING (16).
     campaign = load(MIXTURE, **{'"ma <= 2 * fa"': '"ma <= 2 * fa"\n  - "cs >= 0.29"'})
     proposer = Proposer(campaign)
-    points = space_points(proposer.encoding, proposer.constraints, campaign.seed, n=100)
+    points = integration_points(proposer.encoding, proposer.constraints, campaign.seed, n=100)
     assert points.shape == (100, 5)
     assert all(
         satisfies(proposer.encoding.decode(row.tolist()), proposer.constraints) for row in points
