@@ -91,6 +91,14 @@ def summary_rows(summary: CampaignSummary, running: bool) -> list[tuple[str, str
         ("experiments", _experiments(summary)),
         ("best", _best(summary)),
     ]
+    if acquisitions := summary.acquisitions:
+        total = len(summary.experiments)
+        rows.append(
+            (
+                "acquisition",
+                ", ".join(f"{name} ({n} of {total} proposals)" for name, n in acquisitions.items()),
+            )
+        )
     reason = summary.record.stop_reason
     rows.append(("stopped", reason if reason else "still running" if running else "not yet"))
     return rows

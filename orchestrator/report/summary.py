@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from tansaku.campaign.budget import UNCERTAINTY_DETAIL
 from tansaku.campaign.expressions import OutcomeConstraint, parse_outcome_constraint
 from tansaku.campaign.objectives import Objective
 from tansaku.ledger import CampaignRecord, ExperimentRecord, Ledger, PriorRecord, RevisionRecord
@@ -112,6 +113,26 @@ class CampaignSummary:
         return max(self.prior, key=lambda p: objective.score(p.values[objective.name]))
 
     @property
+    def uncertainties(self) -> list[tuple[int, float]]:
+        """``(experiment id, relative sd)`` of each proposal of a learning campaign, in
+        the order proposed: the model's standard deviation averaged over the space, as a
+        fraction of the measured values' standard deviation, when it chose that experiment
+        (what ``stop.uncertainty_below`` reads). Empty before the first model-based one."""
+        return [
+            (e.id, float(value))
+            for e in self.experiments
+            if isinstance(value := e.proposer.get(UNCERTAINTY_DETAIL), int | float)
+        ]
+
+    @property
+    def acquisitions(self) -> Counter[str]:
+        """How many proposals each acquisition function chose (``qLogNoisyExpected
+        Improvement``, ``IntegratedVariance``...); initial-design proposals record none."""
+        return Counter(
+            str(name) for e in self.experiments if (name := e.proposer.get("acquisition"))
+        )
+
+    @property
     def calendar(self) -> tuple[datetime, datetime] | None:
         """Instrument clock at the campaign's start and at its latest result."""
         ends = [e.finished_at for e in self.experiments if e.finished_at is not None]
@@ -170,6 +191,8 @@ def summarize(ledger: Ledger) -> CampaignSummary | None:
 def experiment_rows(summary: CampaignSummary) -> list[dict[str, Any]]:
     """One flat row per experiment: parameters, measured values, status, times, how chosen."""
     pareto = {e.id for e in summary.pareto_front} if len(summary.objectives) > 1 else set()
+    # A learning campaign's proposals say how unsure the model was; others have no column.
+    uncertain = bool(summary.uncertainties)
     rows = []
     for e in summary.experiments:
         row: dict[str, Any] = {
@@ -197,6 +220,8 @@ def experiment_rows(summary: CampaignSummary) -> list[dict[str, Any]]:
                 "acquisition_value": e.proposer.get("acquisition_value"),
             }
         )
+        if uncertain:
+            row[UNCERTAINTY_DETAIL] = e.proposer.get(UNCERTAINTY_DETAIL)
         rows.append(row)
     return rows
 
