@@ -7,7 +7,6 @@ seconds and still reports the calendar it would have taken.
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -18,6 +17,7 @@ from typing import Annotated, ClassVar, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeFloat, PositiveInt
 
+from tansaku.callables import FUNCTION_PATTERN, FunctionImportError, import_function
 from tansaku.documents import Location
 from tansaku.drivers.base import (
     CampaignContext,
@@ -157,22 +157,19 @@ class FunctionSpec(_SimulatorBase):
 
     type: Literal["function"]
     function: str = Field(
-        pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+        pattern=FUNCTION_PATTERN,
         description="An importable callable, e.g. 'tansaku.simulators.film:film_conductance_ms'.",
     )
 
     def load(self) -> Simulator:
-        module_name, name = self.function.split(":")
-        return getattr(importlib.import_module(module_name), name)
+        return import_function(self.function)
 
     def problems(self, context: CampaignContext) -> list[tuple[Location, str]]:
         del context
         try:
-            function = self.load()
-        except (ImportError, AttributeError) as error:
-            return [(("function",), f"cannot import {self.function}: {error}")]
-        if not callable(function):
-            return [(("function",), f"{self.function} is not callable")]
+            self.load()
+        except FunctionImportError as error:
+            return [(("function",), str(error))]
         return []
 
 

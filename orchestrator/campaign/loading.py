@@ -15,6 +15,7 @@ from tansaku.campaign.candidates import read_candidates
 from tansaku.campaign.descriptors import DescriptorTable, read_descriptors
 from tansaku.campaign.dry_run import DryRun, dry_run_model_for
 from tansaku.campaign.files import CampaignFileError
+from tansaku.campaign.model_settings import check_prior_mean
 from tansaku.campaign.parameters import CategoricalParameter, DiscreteParameter, Parameter
 from tansaku.campaign.prior import PriorMeasurement, read_prior
 from tansaku.campaign.schema import Campaign, campaign_model_for
@@ -186,13 +187,19 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
             (("dry_run", "simulator", *loc), message)
             for loc, message in campaign.dry_run.simulator.problems(context)
         ]
+    pool = None
     if campaign.candidates is not None:
         try:
-            read_candidates(
+            pool = read_candidates(
                 campaign.candidates, campaign.space, loaded.base_dir, campaign.mixtures
             )
         except CampaignFileError as error:
             cross_checks += [(("candidates", *loc), message) for loc, message in error.problems]
+    if campaign.model.prior_mean is not None and (campaign.candidates is None or pool):
+        # Called on a few points, so a function that cannot run is refused before a run.
+        problem = check_prior_mean(campaign, pool)
+        if problem is not None:
+            cross_checks.append((("model", "prior_mean"), problem))
     if campaign.prior_data is not None:
         try:
             read_prior(campaign, loaded.base_dir)

@@ -32,6 +32,7 @@ from tansaku.campaign.expressions import (
     parse_outcome_constraint,
 )
 from tansaku.campaign.fields import Section, distinct_names, repeated
+from tansaku.campaign.model_settings import ModelSettings, check_prior_mean_applies
 from tansaku.campaign.objectives import Objective, Outcome
 from tansaku.campaign.parameters import Mixture, Parameter, check_mixtures
 from tansaku.campaign.prior import PriorDataSpec
@@ -105,6 +106,13 @@ class Campaign(Section):
         description="Bounds on measured quantities, e.g. 'stability >= 0.8'.",
     )
     proposer: ProposerSettings = ProposerSettings()
+    model: ModelSettings = Field(
+        ModelSettings(),
+        description=(
+            "What the model knows before any experiment: `prior_mean`, a function of the "
+            "parameters that gives the objective's trend."
+        ),
+    )
     driver: DriverConfig = Field(
         description=(
             "The instrument: `type` picks the driver, whose own model checks the other keys "
@@ -363,6 +371,7 @@ _SECTION_RULES: tuple[tuple[str, Callable[[Campaign], None]], ...] = (
     ("purpose", _learning_maps_one_objective),
     ("stop", _uncertainty_rule_needs_learning),
     ("proposer", _acquisition_fits_the_objectives),
+    ("model", check_prior_mean_applies),
 )
 """Rules that relate a field to others, each with the field its problems are placed on."""
 

@@ -75,6 +75,8 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
     if campaign.prior_data is not None:
         count = len(loaded.prior())
         table.add_row("prior data", "file", f"{count} measurements in {campaign.prior_data.path}")
+    if campaign.model.prior_mean is not None:
+        table.add_row("prior mean", "function", campaign.model.prior_mean)
     objective = campaign.objective
     budget = f"{campaign.budget.experiments} experiments"
     if campaign.budget.wall_clock is not None:

@@ -9,19 +9,25 @@ that model's lengthscales.
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 from botorch.fit import fit_gpytorch_mll
 from botorch.models import SingleTaskGP
 from botorch.models.transforms import ChainedInputTransform, Normalize, Standardize
 from botorch.models.transforms.input import InputTransform
+from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+from gpytorch.constraints import GreaterThan
+from gpytorch.kernels import ScaleKernel
 from gpytorch.mlls import ExactMarginalLogLikelihood
+from gpytorch.priors import LogNormalPrior
 from gpytorch.utils.warnings import NumericalWarning
 
 from tansaku.proposer.descriptors import DescriptorLookup
 from tansaku.proposer.elements import ElementBlock, after_lookup
+from tansaku.proposer.prior_mean import PriorColumn, ScaledPriorMean
 
 NOISE_FREE_VARIANCE = 1e-6
 """Noise variance assumed for exact measurements, relative to each outcome's variance:
@@ -29,6 +35,11 @@ gpytorch's floor for a fixed noise in float64 (``settings.min_fixed_noise``), th
 smallest that keeps the covariance matrix well conditioned. The outcome standardisation
 can round it a hair below the floor, which gpytorch raises back with a warning that
 ``fit_model`` silences."""
+
+MIN_OUTPUTSCALE = 1e-4
+"""The smallest kernel amplitude of a model with a prior mean, relative to the outcome's
+variance: a prior that explains every result so far still leaves the model unsure, and
+the fit cannot drive the amplitude to a rounded 0, where its log-normal prior fails."""
 
 STAND_IN_VARIANCE = 0.1
 """Noise variance, relative to the outcome's variance, of the stand-in value of a failed
@@ -44,6 +55,7 @@ def fit_model(
     noise_free: bool = False,
     stand_ins: int = 0,
     element_blocks: Sequence[ElementBlock] = (),
+    prior_mean: Callable[[torch.Tensor], torch.Tensor] | None = None,
 ) -> SingleTaskGP:
     """Fit a GP to the observations by maximising the marginal likelihood.
 
@@ -63,6 +75,9 @@ def fit_model(
         element_blocks: mixtures of chemical elements (``proposer/elements.py``): the
             model sees their element-property features (and their fractions only where
             a mixture keeps them).
+        prior_mean: the campaign's prior mean on the model's outcome scale, a function of
+            ``... x d`` encoded inputs (``proposer/prior_mean.py``); the model's mean is
+            then a fitted scale and offset of it instead of a constant.
     """
     lookup = DescriptorLookup(categorical_features or {})
     kept = lookup.kept_columns(train_x.shape[-1])
@@ -78,6 +93,29 @@ def fit_model(
         model_x, model_bounds = elements.transform(model_x), elements.bounds(model_bounds)
         transforms["elements"] = elements
     transforms["normalize"] = Normalize(d=model_x.shape[-1], bounds=model_bounds)
+    input_transform: InputTransform = ChainedInputTransform(**transforms)
+    prior_modules = {}
+    if prior_mean is not None:
+        # The prior's values ride along as a last input column that only the mean reads.
+        features = model_x.shape[-1]
+        model_x = torch.cat([model_x, prior_mean(train_x).detach().unsqueeze(-1)], dim=-1)
+        input_transform = PriorColumn(input_transform, prior_mean)
+        prior_modules = {
+            "mean_module": ScaledPriorMean(dtype=train_x.dtype),
+            # The prior explains part of the variance that Standardize scaled to 1, so
+            # what is left for the kernel is smaller: its amplitude is fitted too
+            # (benchmarks/prior_mean_benchmark.py: without it, the small residual was fitted
+            # with long lengthscales and the proposals stayed at the prior's optimum). A
+            # log-normal prior about 1, as wide as BoTorch's lengthscale prior, keeps a
+            # prior that explains the first few results from leaving no uncertainty at all.
+            "covar_module": ScaleKernel(
+                get_covar_module_with_dim_scaled_prior(
+                    ard_num_dims=features, active_dims=list(range(features))
+                ),
+                outputscale_prior=LogNormalPrior(loc=0.0, scale=math.sqrt(3)),
+                outputscale_constraint=GreaterThan(MIN_OUTPUTSCALE),
+            ),
+        }
     with warnings.catch_warnings():
         warnings.filterwarnings(
             "ignore", "Very small noise values detected", category=NumericalWarning
@@ -86,8 +124,13 @@ def fit_model(
             model_x,
             train_y,
             train_Yvar=_fixed_noise(train_y, stand_ins) if noise_free else None,
-            input_transform=ChainedInputTransform(**transforms),
+            input_transform=input_transform,
             outcome_transform=Standardize(m=train_y.shape[-1]),
+            **prior_modules,
+        )
+    if isinstance(model.mean_module, ScaledPriorMean):
+        model.mean_module.standardise_with(
+            model.outcome_transform.means, model.outcome_transform.stdvs
         )
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     return model
@@ -110,8 +153,14 @@ def describe(model: SingleTaskGP) -> dict[str, list[float] | float]:
     summary: dict[str, list[float] | float] = {
         "noise": float(model.likelihood.noise.detach().mean())
     }
+    if isinstance(model.mean_module, ScaledPriorMean):
+        # 1: the prior mean as given; 0: ignored (in standardised outcome units).
+        summary["prior_mean_scale"] = float(model.mean_module.scale.detach())
+        summary["prior_mean_offset"] = float(model.mean_module.offset.detach())
+    if isinstance(model.covar_module, ScaleKernel):
+        summary["outputscale"] = float(model.covar_module.outputscale.detach())
     for name, module in model.covar_module.named_modules():
         if getattr(module, "has_lengthscale", False):
-            key = f"lengthscale.{name}" if name else "lengthscale"
+            key = f"lengthscale.{name}" if name not in ("", "base_kernel") else "lengthscale"
             summary[key] = module.lengthscale.detach().flatten().tolist()
     return summary

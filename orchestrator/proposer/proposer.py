@@ -449,7 +449,21 @@ class Proposer:
             noise_free=self.campaign.noise_free,
             stand_ins=stand_ins,
             element_blocks=self._element_blocks,
+            prior_mean=self._prior_mean,
         )
+
+    @cached_property
+    def _prior_mean(self) -> Any:
+        """The campaign's ``model.prior_mean`` on the scale the model fits (signed so that
+        larger is better, bilog when screening), or ``None``; one for the proposer's
+        lifetime, so its cache of values serves every proposal."""
+        from tansaku.proposer.prior_mean import PriorOnModelScale
+
+        name = self.campaign.model.prior_mean
+        if name is None:
+            return None
+        sign = -1.0 if self.campaign.objective.goal == "minimize" else 1.0
+        return PriorOnModelScale(name, self.encoding, sign, self._bilog)
 
     @cached_property
     def _element_blocks(self) -> list[Any]:
