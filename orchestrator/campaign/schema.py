@@ -336,6 +336,12 @@ def _acquisition_fits_the_objectives(campaign: Campaign) -> None:
 def _learning_maps_one_objective(campaign: Campaign) -> None:
     if campaign.purpose != "learn":
         return
+    if "ucb_beta" in campaign.proposer.model_fields_set:
+        raise ValueError(
+            "purpose learn chooses where the model is least sure of the objective, so "
+            "proposer.ucb_beta (the screening acquisition's exploration) would not be used: "
+            "remove it, or use purpose screen"
+        )
     if campaign.multi_objective:
         raise ValueError(
             "purpose learn maps a single objective: keep one objective (a campaign each to "

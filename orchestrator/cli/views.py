@@ -85,15 +85,21 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
     slots = campaign.driver.slots
     pace = f"{slots} in parallel" if slots > 1 else f"batch {campaign.proposer.batch_size}"
     model = "GP on exact measurements" if campaign.noise_free else "GP"
+    if (acquisition := campaign.proposer.acquisition) is not None:
+        numbers = acquisition.model_dump(exclude={"type"})
+        settings = ", ".join(f"{name} {value:g}" for name, value in numbers.items())
+        model += f" + {acquisition.type}" + (f" ({settings})" if settings else "")
     start = (
         f"{campaign.initial_size} Sobol then {model}"
         if campaign.candidates is None
         else f"{campaign.initial_size} random rows of {campaign.candidates.path.name} then {model}"
     )
-    table.caption = (
-        f"{objective.goal} {objective.name} · budget {budget} · {start}, {pace} · "
-        f"dry-run simulator {dry_run}"
-    )
+    goal = f"{objective.goal} {objective.name}"
+    if campaign.effective_purpose == "learn":
+        goal = f"map {objective.name} over the space (purpose learn)"
+    if (below := campaign.stop.uncertainty_below) is not None:
+        budget += f", stop once the model's uncertainty is below {below:g} of the measured spread"
+    table.caption = f"{goal} · budget {budget} · {start}, {pace} · dry-run simulator {dry_run}"
     table.caption_justify = "left"
     return table
 
@@ -134,6 +140,8 @@ def summary_panel(
             f"at #{best.id}: {point}"
         )
     lines.append(best_so_far_line(summary))
+    if summary.record.snapshot.get("purpose") == "learn":
+        lines.append(uncertainty_line(summary))
     if (prior := summary.best_prior) is not None:
         source = Path(prior.source_path).name
         lines.append(
@@ -248,6 +256,21 @@ def best_so_far_line(summary: CampaignSummary, width: int = SPARKLINE_WIDTH) -> 
         f"{label}  {bars}  {_short(measured[0])} → {_short(measured[-1])}{unit}{target} "
         f"over {experiments}"
     )
+
+
+def uncertainty_line(summary: CampaignSummary) -> str:
+    """``uncertainty  0.59 → 0.25 of the measured spread over 6 proposals (stops below
+    0.3)``: how unsure a learning campaign's model was of the whole space, at its first and
+    latest model-based proposal (:attr:`CampaignSummary.uncertainties`)."""
+    threshold = (summary.record.snapshot.get("stop") or {}).get("uncertainty_below")
+    stops = f" (stops below {threshold:g})" if threshold is not None else ""
+    recorded = summary.uncertainties
+    if not recorded:
+        return f"uncertainty  not measured until the first model-based proposal{stops}"
+    values = [value for _, value in recorded]
+    shown_values = f"{values[0]:.2g}" if len(values) == 1 else f"{values[0]:.2g} → {values[-1]:.2g}"
+    proposals = f"{len(values)} proposal{'s' * (len(values) != 1)}"
+    return f"uncertainty  {shown_values} of the measured spread over {proposals}{stops}"
 
 
 def _evenly_spaced(total: int, width: int) -> list[int]:

@@ -9,9 +9,8 @@ and linear constraint), or over the rows of the candidate pool, which *are* the 
 :class:`IntegratedVariance` computes the same value as BoTorch's class (a test holds them
 to 1e-9 of each other) in closed form. BoTorch's builds a fantasy model per candidate and
 the full posterior covariance of the integration points, whose cost grows with their
-square: 42 s to score 512 raw samples at 1024 points on the loaded 2-core machine, 5-10 s
-per Hartmann6 proposal at 256 points. The closed form needs one product with the
-integration points' cross-covariance per candidate.
+square; the closed form needs one product with the integration points' cross-covariance
+per candidate.
 
 The same points measure how sure the model is: its mean predictive standard deviation
 over them, relative to the spread of what was measured, is what ``stop.uncertainty_below``
@@ -33,9 +32,9 @@ from tansaku.proposer.encoding import SpaceEncoding
 from tansaku.proposer.sampling import space_points
 
 MC_POINTS = 1024
-"""Points the integrated variance is averaged over. On Hartmann6 the integral's Monte-Carlo
-error at 1024 quasi-random points is far below the differences between candidates that
-matter; more points make every acquisition evaluation proportionally slower."""
+"""Points the integrated variance is averaged over: quasi-random, so the integral's error
+falls faster than with random points; every acquisition evaluation's cost grows in
+proportion to their number."""
 
 POOL_POINTS = 4096
 """At most this many pool rows (a seeded random subset of a larger pool) stand for the space."""
@@ -132,14 +131,6 @@ class IntegratedVariance(AcquisitionFunction):
         reduced = torch.linalg.solve_triangular(factor, towards, upper=False)
         after = self._before - reduced.pow(2).sum(-2).mean(-1)
         return -self._scale * after
-
-
-def learning_acquisition(
-    model: Model, mc_points: torch.Tensor, x_pending: torch.Tensor | None = None
-) -> IntegratedVariance:
-    """The acquisition of a learning campaign over the ``N x d`` ``mc_points``, aware of
-    the ``p x d`` pending points (see :class:`IntegratedVariance`)."""
-    return IntegratedVariance(model, mc_points, x_pending)
 
 
 def mean_relative_sd(model: Model, mc_points: torch.Tensor, spread: float) -> float | None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
+from tansaku.campaign.budget import UNCERTAINTY_DETAIL
 from tansaku.campaign.constraints import campaign_constraints
 from tansaku.campaign.descriptors import DescriptorTable
 from tansaku.campaign.parameters import CategoricalParameter
@@ -289,7 +290,7 @@ class Proposer:
             thompson_points,
         )
         from tansaku.proposer.constraints import encode_constraints
-        from tansaku.proposer.learning import learning_acquisition, mean_relative_sd
+        from tansaku.proposer.learning import IntegratedVariance, mean_relative_sd
         from tansaku.proposer.model import describe
         from tansaku.proposer.outcomes import build_outcome_acquisition
 
@@ -305,7 +306,7 @@ class Proposer:
             fitted = time.perf_counter()
             mc_points = self._learning_points() if learning else None
             acquisition = (
-                learning_acquisition(model, mc_points, x_pending)
+                IntegratedVariance(model, mc_points, x_pending)
                 if mc_points is not None
                 else build_acquisition(
                     campaign.proposer.acquisition_for(campaign.effective_purpose),
@@ -360,7 +361,7 @@ class Proposer:
             # What stop.uncertainty_below reads: how sure the model was of the whole space
             # when it chose this batch, against the spread of the values measured.
             spread = float(np.std([o.value for o in observations], ddof=1))
-            details["mean_relative_sd"] = mean_relative_sd(model, mc_points, spread)
+            details[UNCERTAINTY_DETAIL] = mean_relative_sd(model, mc_points, spread)
         if remaining is None:
             points = [self.encoding.decode(row.tolist()) for row in candidates]
         else:
