@@ -124,7 +124,8 @@ def model_run(plate_name: str, arm: str, seed: int, budget: int, purpose: str) -
     measured = first_rows(plate, seed)
     started = time.perf_counter()
     while len(measured) < budget:
-        observations = [Observation(rows[i], float(plate.outputs[i])) for i in measured]
+        # The campaign minimises the overpotential, as measured (outputs are its negative).
+        observations = [Observation(rows[i], -float(plate.outputs[i])) for i in measured]
         (proposal,) = proposer.suggest(1, observations, proposed_so_far=len(measured))
         measured.append(index_of[tuple(proposal.parameters.values())])
     steps = max(len(measured) - INITIAL, 1)

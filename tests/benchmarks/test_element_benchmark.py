@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
+
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "element_benchmark.py"
 
 
@@ -18,7 +20,7 @@ def test_one_short_run_per_arm_on_plate_3496(tmp_path: Path) -> None:
             sys.executable,
             str(SCRIPT),
             *("--seeds", "1", "--plates", "3496", "--arms", "elements,both,random"),
-            *("--budget", "5", "--workers", "1", "--json", str(output)),
+            *("--budget", "12", "--workers", "1", "--json", str(output)),
         ],
         capture_output=True,
         text=True,
@@ -29,7 +31,12 @@ def test_one_short_run_per_arm_on_plate_3496(tmp_path: Path) -> None:
     assert "| 3496 | 2121 | random | 1 |" in completed.stdout
     runs = [json.loads(line) for line in output.read_text().splitlines()]
     assert [run["arm"] for run in runs] == ["elements", "both"]
+    plate = pd.read_csv(SCRIPT.parents[1] / "simulators/data/olympus/oer_plate_3496.csv")
+    overpotential = plate["overpotential"].to_numpy()
     for run in runs:
-        # The same two random rows open every arm of a seed, then 3 model proposals.
+        # The same two random rows open every arm of a seed, then 10 model proposals.
         assert run["measured"][:2] == runs[0]["measured"][:2]
-        assert len(run["measured"]) == len(set(run["measured"])) == 5
+        assert len(run["measured"]) == len(set(run["measured"])) == 12
+        # They chase a low overpotential: the best of them is in the plate's best quarter.
+        chosen = overpotential[run["measured"][2:]]
+        assert (overpotential < chosen.min()).mean() < 0.25
