@@ -246,6 +246,7 @@ def report(arguments: argparse.Namespace, runs: list[dict], seconds: float) -> N
                 continue
             within = [r["measured"][:budget] for r in chosen]
             first = [needed(plate, m, 1) for m in within]
+            to_half = [needed(plate, m, half) for m in within]
             found = [len(plate.top & set(m)) for m in within]
             best = [-max(plate.outputs[m]) for m in within]
             timing = [r["seconds_per_step"] for r in chosen if "seconds_per_step" in r]
@@ -264,6 +265,7 @@ def report(arguments: argparse.Namespace, runs: list[dict], seconds: float) -> N
                     str(len(chosen)),
                     f"{sum(f > 0 for f in found)} of {len(chosen)}",
                     quartiles(first, budget),
+                    quartiles(to_half, budget),
                     f"{statistics.mean(found):.2f}",
                     f"{statistics.median(best):.4f}",
                     unbounded,
@@ -277,6 +279,7 @@ def report(arguments: argparse.Namespace, runs: list[dict], seconds: float) -> N
         "runs",
         f"runs finding a top-1 % within {budget}",
         "experiments to the first [IQR]",
+        "to half of them [IQR]",
         f"top-1 % found in {budget} (mean of 22)",
         f"median best in {budget} (V)",
         "random, whole order: median to first / to half",

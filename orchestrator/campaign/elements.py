@@ -35,9 +35,10 @@ PROPERTIES = (
 """The table's columns the model uses: Pauling electronegativity, covalent radius (pm),
 first ionisation energy (eV), valence electrons and atomic mass (u)."""
 
-KEEP_FRACTIONS = False
+KEEP_FRACTIONS = True
 """Whether, by default, the model of an element mixture sees the fractions beside the
-element features (``keep_fractions``); chosen on OER plate 3496 (benchmarks/RESULTS.md)."""
+element features (``keep_fractions``): chosen on OER plate 3496 against the features
+alone, judged on plate 3851 (benchmarks/RESULTS.md, section 11)."""
 
 
 def _one_symbol(value: object) -> object:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ def test_a_pure_element_has_its_own_properties_and_no_spread() -> None:
     loaded = load_campaign(REPO / "campaigns" / "oer-elements.yaml")
     encoding = SpaceEncoding(loaded.campaign.space)
     (block,) = element_blocks(loaded.campaign.mixtures, encoding, torch.float64)
-    features = ElementFeatures([block])
+    features = ElementFeatures([replace(block, keep_fractions=False)])
     nickel = torch.tensor([[1.0, 0, 0, 0, 0, 0]], dtype=torch.float64)
     lanthanum = torch.tensor([[0, 0, 0, 0, 0, 1.0]], dtype=torch.float64)
     half = (nickel + lanthanum) / 2
@@ -44,7 +45,7 @@ def test_percent_and_fractions_give_the_same_features() -> None:
     (block,) = element_blocks(
         loaded.campaign.mixtures, SpaceEncoding(loaded.campaign.space), torch.float64
     )
-    features = ElementFeatures([block])
+    features = ElementFeatures([replace(block, keep_fractions=False)])
     x = torch.tensor([[0.2, 0.3, 0.5, 0, 0, 0]], dtype=torch.float64)
     assert torch.allclose(features.transform(x), features.transform(100 * x))
 
