@@ -4,26 +4,17 @@ short Branin run, so the comparison cannot rot."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "acquisition_choice.py"
+from tests.benchmarks import run_benchmark
 
 
 def test_every_acquisition_runs_once_and_is_tabulated(tmp_path: Path) -> None:
     output = tmp_path / "runs.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            *("--seeds", "1", "--problems", "Branin/25", "--budget", "7"),
-            *("--restarts", "2", "--raw-samples", "32", "--json", str(output)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
+    completed = run_benchmark(
+        "acquisition_choice.py",
+        *("--seeds", "1", "--problems", "Branin/25", "--budget", "7"),
+        *("--restarts", "2", "--raw-samples", "32", "--json", str(output)),
     )
     runs = json.loads(output.read_text())
     arms = ["nei (default)", "ei, xi = 0", "ei, xi = 0.01", "ucb, beta = 2", "pi, xi = 0.01"]

@@ -4,26 +4,17 @@ pool, so the learning protocol cannot rot."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "learn_benchmark.py"
+from tests.benchmarks import run_benchmark
 
 
 def test_each_arm_maps_a_space_and_a_pool(tmp_path: Path) -> None:
     output = tmp_path / "errors.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            *("--seeds", "1", "--problems", "Hartmann6,AgNP", "--checkpoints", "9,10"),
-            *("--num-restarts", "2", "--raw-samples", "32", "--json", str(output)),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
+    completed = run_benchmark(
+        "learn_benchmark.py",
+        *("--seeds", "1", "--problems", "Hartmann6,AgNP", "--checkpoints", "9,10"),
+        *("--num-restarts", "2", "--raw-samples", "32", "--json", str(output)),
     )
     results = json.loads(output.read_text())["results"]
     for problem in ("Hartmann6", "AgNP"):
