@@ -19,9 +19,11 @@ def campaign(
     stop: str = "{}",
     budget: str = "{experiments: 20}",
     outcomes: str = "",
+    purpose: str = "optimize",
 ):
     text = f"""
 name: stops
+purpose: {purpose}
 budget: {budget}
 stop: {stop}
 space:
@@ -115,7 +117,6 @@ def test_without_a_feasible_experiment_no_improvement_does_not_fire() -> None:
     assert stop_reason(loaded, records(0.5, 0.6, 0.7, stability=0.1), START, START) is None
 
 
-
 def learned(sds: list[float]) -> list[ExperimentRecord]:
     """Finished experiments of a learning campaign: the k-th recorded ``sds[k]`` as its
     proposal's uncertainty, having learned from k results."""
@@ -126,20 +127,7 @@ def learned(sds: list[float]) -> list[ExperimentRecord]:
 
 
 def test_the_uncertainty_rule_waits_for_enough_results_then_fires_below_its_threshold() -> None:
-    text = """
-name: map
-purpose: learn
-budget: {experiments: 40}
-stop: {uncertainty_below: 0.3}
-space:
-  - {name: x, type: continuous, bounds: [0, 1]}
-objectives:
-  - {name: y, goal: maximize}
-driver:
-  type: simulated
-  simulator: {type: function, function: "math:sin"}
-"""
-    loaded = parse_campaign(text, Path("map.yaml"))
+    loaded = campaign(stop="{uncertainty_below: 0.3}", budget="{experiments: 40}", purpose="learn")
     # An initial design of 5 (one parameter): trusted after max(2 x 5, 10) results.
     assert stop_reason(loaded, learned([0.9, 0.8, 0.2, 0.2, 0.2, 0.2]), START, START) is None
     assert stop_reason(loaded, learned([0.9] * 10 + [0.35]), START, START) is None
