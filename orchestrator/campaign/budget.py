@@ -14,6 +14,13 @@ class Budget(Section):
     experiments: PositiveInt = Field(
         description="Experiments to run, failed ones included (at least 1)."
     )
+    cost: Number | None = Field(
+        None,
+        description=(
+            "With fidelities: the cost units to spend, each experiment counting its source's "
+            "cost (budget.experiments then defaults to what the cheapest source could buy)."
+        ),
+    )
     wall_clock: Duration | None = Field(
         None,
         description=(

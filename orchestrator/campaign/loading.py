@@ -187,6 +187,10 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
             (("dry_run", "simulator", *loc), message)
             for loc, message in campaign.dry_run.simulator.problems(context)
         ]
+    if campaign.fidelities is not None:
+        from tansaku.campaign.fidelity_drivers import fidelity_problems
+
+        cross_checks += fidelity_problems(campaign, context)
     pool = None
     if campaign.candidates is not None:
         try:

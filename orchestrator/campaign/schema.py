@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     Field,
@@ -30,6 +30,12 @@ from tansaku.campaign.expressions import (
     ExpressionError,
     OutcomeConstraint,
     parse_outcome_constraint,
+)
+from tansaku.campaign.fidelities import (
+    Fidelities,
+    check_budget_counts_cost,
+    check_fidelities,
+    cost_budget_in_experiments,
 )
 from tansaku.campaign.fields import Section, distinct_names, repeated
 from tansaku.campaign.model_settings import ModelSettings, check_prior_mean_applies
@@ -120,6 +126,13 @@ class Campaign(Section):
         )
     )
     dry_run: DryRun | None = None
+    fidelities: Fidelities | None = Field(
+        None,
+        description=(
+            "Sources of the objective at different costs, e.g. {simulation: {cost: 1, "
+            "driver: ...}, experiment: {cost: 20}}: the dearest is the truth, on `driver:`."
+        ),
+    )
     run_dir: Path | None = Field(
         None, description="Where the ledger and logs go, relative to the campaign file."
     )
@@ -164,6 +177,11 @@ class Campaign(Section):
                 "numpy's and torch's random generators take"
             )
         return seed
+
+    @model_validator(mode="before")
+    @classmethod
+    def _budget_in_cost_units(cls, data: Any) -> Any:
+        return cost_budget_in_experiments(data)
 
     @model_validator(mode="after")
     def _sections_agree(self) -> Campaign:
@@ -378,6 +396,8 @@ _SECTION_RULES: tuple[tuple[str, Callable[[Campaign], None]], ...] = (
     ("stop", _uncertainty_rule_needs_learning),
     ("proposer", _acquisition_fits_the_objectives),
     ("model", check_prior_mean_applies),
+    ("fidelities", check_fidelities),
+    ("budget", check_budget_counts_cost),
 )
 """Rules that relate a field to others, each with the field its problems are placed on."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -79,6 +80,9 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
         table.add_row("prior mean", "function", campaign.model.prior_mean)
     objective = campaign.objective
     budget = f"{campaign.budget.experiments} experiments"
+    if (sources := campaign.fidelities) is not None:
+        by_cost = ", ".join(f"{name} {shown(float(s.cost or 0))}" for name, s in sources.items())
+        budget = f"{shown(campaign.budget.cost or 0)} cost units ({by_cost} each)"
     if campaign.budget.wall_clock is not None:
         budget += f", at most {format_duration(campaign.budget.wall_clock)}"
     dry_run = campaign.dry_run.simulator.type if campaign.dry_run else "—"
@@ -94,6 +98,11 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
         if campaign.candidates is None
         else f"{campaign.initial_size} random rows of {campaign.candidates.path.name} then {model}"
     )
+    if sources is not None:
+        start = (
+            f"{campaign.initial_size} Sobol at the cheapest source (the last at the dearest) "
+            "then a multi-fidelity GP + cost-weighted max-value entropy"
+        )
     goal = f"{objective.goal} {objective.name}"
     if campaign.effective_purpose == "learn":
         goal = f"map {objective.name} over the space (purpose learn)"
@@ -120,10 +129,15 @@ def summary_panel(
     """
     counts = summary.counts
     lines = [
-        f"experiments  {summary.finished}/{summary.budget} · done {counts['done']} · "
+        f"experiments  {summary.finished}"
+        # A cost budget bounds the count only through the cheapest source's cost.
+        + ("" if summary.fidelities else f"/{summary.budget}")
+        + f" · done {counts['done']} · "
         f"failed {counts['failed']} · running {counts['running']} · queued {counts['proposed']}"
         + (f" · rejected {counts['rejected']}" if counts["rejected"] else "")
     ]
+    if fidelities := summary.fidelities:
+        lines.append(fidelity_line(summary, fidelities))
     if len(summary.objectives) > 1:
         front = summary.pareto_front
         names = [o.name for o in summary.objectives]
@@ -211,6 +225,24 @@ def experiments_table(summary: CampaignSummary, last: int) -> Table:
         end = _when(e.finished_at) if e.finished_at else ""
         table.add_row(str(e.id), e.method, e.status, *outcomes, point, end)
     return table
+
+
+def fidelity_line(summary: CampaignSummary, fidelities: dict[str, float]) -> str:
+    """``cost  96 of 200 units · simulation 36 at 1 · experiment 3 at 20``: what a
+    multi-fidelity campaign spent, and at which source."""
+    budget = summary.record.snapshot["budget"].get("cost")
+    used = Counter(
+        str(e.point.get("fidelity")) for e in summary.experiments if e.status != "rejected"
+    )
+    parts = [f"{name} {used[name]} at {cost:g}" for name, cost in fidelities.items()]
+    return f"cost  {summary.cost_spent:g} of {budget:g} units · " + " · ".join(parts)
+
+
+def _progress(summary: CampaignSummary) -> tuple[float, float]:
+    """``(done, total)`` of the budget: experiments, or cost units with fidelities."""
+    if summary.fidelities:
+        return summary.cost_spent, float(summary.record.snapshot["budget"]["cost"])
+    return summary.finished, summary.budget
 
 
 def _short(value: object) -> str:
@@ -388,7 +420,7 @@ class ProgressDisplay:
         self._ledger = Ledger.open(run_dir, create=False)
         summary = summarize(self._ledger)
         assert summary is not None
-        task = self._progress.add_task(summary.name, total=summary.budget, best="")
+        task = self._progress.add_task(summary.name, total=_progress(summary)[1], best="")
         self._progress.start()
         self._thread = threading.Thread(target=self._poll, args=(self._ledger, task), daemon=True)
         self._thread.start()
@@ -417,9 +449,8 @@ class ProgressDisplay:
                     if best
                     else ""
                 )
-                self._progress.update(
-                    task, completed=summary.finished, total=summary.budget, best=text
-                )
+                done, total = _progress(summary)
+                self._progress.update(task, completed=done, total=total, best=text)
             if stopping:
                 return
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tansaku.campaign.budget import UNCERTAINTY_DETAIL
+from tansaku.campaign.fidelities import cost_of, costs
 from tansaku.campaign.schema import Campaign
 from tansaku.ledger import ExperimentRecord
 from tansaku.report import best_experiment
@@ -123,9 +124,23 @@ def stop_reason(
     spent = len(counted(records))
     if spent >= budget.experiments:
         return f"budget reached: {spent} of {budget.experiments} experiments"
+    if budget.cost is not None:
+        reason = cost_spent_reason(campaign, counted(records))
+        if reason is not None:
+            return reason
     if budget.wall_clock is not None and now - clock_start >= budget.wall_clock:
         return f"deadline reached: {budget.wall_clock} on the instrument clock"
     return _stop_rule_fired(campaign, records) or _uncertainty_low(campaign, records)
+
+
+def cost_spent_reason(campaign: Campaign, records: Sequence[ExperimentRecord]) -> str | None:
+    """Why a multi-fidelity campaign stops on its cost budget: what is left of
+    ``budget.cost`` pays for no source any more; ``None`` while it does."""
+    budget = campaign.budget.cost or 0.0
+    spent = cost_of(campaign, [r.point for r in records])
+    if budget - spent >= min(costs(campaign).values()) - 1e-9:
+        return None
+    return f"budget reached: {spent:g} of {budget:g} cost units"
 
 
 UNCERTAINTY_TRUSTED_AFTER = (2, 10)

@@ -89,6 +89,10 @@ def pending(records: Sequence[ExperimentRecord]) -> list[Mapping[str, ParameterV
 
 def build_proposer(loaded: LoadedCampaign, prior: Sequence[PriorRecord]) -> Proposer:
     """The campaign's proposer, knowing its candidates, descriptors and prior data."""
+    if loaded.campaign.fidelities is not None:
+        from tansaku.proposer.fidelity import MultiFidelityProposer
+
+        return MultiFidelityProposer(loaded.campaign)
     objective = loaded.campaign.objective.name
     return Proposer(
         loaded.campaign,

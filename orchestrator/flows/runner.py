@@ -146,6 +146,10 @@ def check_dry_run(loaded: LoadedCampaign, dry_run: bool) -> None:
             f"{loaded.path}: --dry-run needs a `dry_run: {{simulator: ...}}` section, "
             f"which this {campaign.driver.type} campaign lacks"
         )
+    if dry_run and campaign.fidelities is not None:
+        from tansaku.flows.fidelity_driver import check_fidelity_dry_run
+
+        check_fidelity_dry_run(loaded)
 
 
 def _run_locked(
@@ -346,6 +350,18 @@ def build_driver(
 ) -> Driver | AsyncDriver | ManualDriver:
     """The campaign's driver, or its simulator in place of it for a dry run."""
     campaign = loaded.campaign
+    if campaign.fidelities is not None:
+        from tansaku.flows.fidelity_driver import routed_driver
+
+        # The truth's driver is the campaign's own; the cheaper sources name theirs.
+        truth = build_driver(
+            replace(loaded, campaign=campaign.model_copy(update={"fidelities": None})),
+            run_dir,
+            dry_run,
+            clock_start,
+        )
+        assert isinstance(truth, Driver), "validation refuses slots and manual drivers"
+        return routed_driver(loaded, run_dir, dry_run, clock_start, truth)
     context = loaded.context(run_dir=run_dir, clock_start=clock_start)
     if dry_run and campaign.dry_run is not None:
         return SimulatedDriver.for_dry_run(

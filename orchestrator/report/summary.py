@@ -10,6 +10,7 @@ from typing import Any
 
 from tansaku.campaign.budget import UNCERTAINTY_DETAIL
 from tansaku.campaign.expressions import OutcomeConstraint, parse_outcome_constraint
+from tansaku.campaign.fidelities import AT_TARGET, FIDELITY
 from tansaku.campaign.objectives import Objective
 from tansaku.ledger import CampaignRecord, ExperimentRecord, Ledger, PriorRecord, RevisionRecord
 
@@ -44,6 +45,24 @@ class CampaignSummary:
         if objective["goal"] == "target":
             return f"target {objective['target']:g}"
         return str(objective["goal"])
+
+    @property
+    def fidelities(self) -> dict[str, float]:
+        """Source name → cost of a multi-fidelity campaign; empty for others."""
+        sources = self.record.snapshot.get("fidelities") or {}
+        return {name: float(source["cost"]) for name, source in sources.items()}
+
+    @property
+    def cost_spent(self) -> float:
+        """Cost units the experiments counted against the budget used (rejected ones
+        never reached an instrument)."""
+        fidelities = self.fidelities
+        dearest = max(fidelities.values(), default=0.0)
+        return sum(
+            fidelities.get(str(e.point.get(FIDELITY)), dearest)
+            for e in self.experiments
+            if e.status != "rejected"
+        )
 
     @property
     def parameter_names(self) -> list[str]:
@@ -154,12 +173,15 @@ class CampaignSummary:
 def feasible_experiments(
     experiments: Sequence[ExperimentRecord], constraints: Sequence[OutcomeConstraint]
 ) -> list[ExperimentRecord]:
-    """Successful experiments that meet every outcome constraint."""
+    """Successful experiments that meet every outcome constraint; in a multi-fidelity
+    campaign, those made at the target source (a cheap simulation's value is not the
+    objective's)."""
     return [
         e
         for e in experiments
         if e.status == "done"
         and e.objective is not None
+        and e.proposer.get(AT_TARGET, True) is not False
         and all(c.is_satisfied(e.values or {}) for c in constraints)
     ]
 
@@ -204,6 +226,11 @@ def experiment_rows(summary: CampaignSummary) -> list[dict[str, Any]]:
         }
         # The point really measured; a proposal a person did differently keeps its own.
         row.update({name: e.point.get(name) for name in summary.parameter_names})
+        if summary.fidelities:
+            # Which source measured it, and what it cost (multi-fidelity campaigns).
+            source = e.point.get(FIDELITY)
+            row[FIDELITY] = source
+            row["cost"] = summary.fidelities.get(str(source))
         row.update({name: (e.values or {}).get(name) for name in summary.measured})
         if len(summary.objectives) > 1:
             row["pareto_optimal"] = e.id in pareto
