@@ -25,11 +25,11 @@ def flat(text: str) -> str:
 @pytest.mark.timeout(300)  # about a minute idle; the acquisition's optimiser is CPU-bound
 def test_the_two_fidelity_example_dry_runs_within_its_cost_budget(tmp_path: Path) -> None:
     text = EXAMPLE.read_text()
-    assert "budget: {cost: 100}" in text
+    assert "budget: {cost: 60}" in text
     # A shorter budget and optimiser than the example's, the same campaign otherwise.
     campaign = tmp_path / "two-fidelity.yaml"
     campaign.write_text(
-        text.replace("budget: {cost: 100}", "budget: {cost: 32}").replace(
+        text.replace("budget: {cost: 60}", "budget: {cost: 32}").replace(
             "objectives:", "proposer: {num_restarts: 4, raw_samples: 128}\nobjectives:"
         )
     )
