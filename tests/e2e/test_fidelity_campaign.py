@@ -67,3 +67,35 @@ def test_the_two_fidelity_example_dry_runs_within_its_cost_budget(tmp_path: Path
     truth = rows[rows.fidelity == "experiment"]
     best = truth.loc[truth.y.idxmin()]
     assert f"at #{best.experiment}:" in status and "fidelity=experiment" in status
+
+
+def test_a_dry_run_refuses_a_source_whose_instrument_has_no_simulator(tmp_path: Path) -> None:
+    protocols = EXAMPLE.parent / "protocols"
+    campaign = tmp_path / "no-simulator.yaml"
+    campaign.write_text(
+        f"""
+name: no-simulator
+budget: {{cost: 30}}
+space:
+  - {{name: anneal_temp_c, type: continuous, bounds: [60, 250]}}
+objectives:
+  - {{name: conductance_ms, goal: maximize}}
+fidelities:
+  estimate:
+    cost: 1
+    driver:
+      type: serial
+      devices:
+        hotplate: {{port: /dev/ttyUSB2, protocol: {protocols / "ika-namur-hotplate.yaml"}}}
+        smu: {{port: /dev/ttyUSB3, protocol: {protocols / "keithley-2400-smu.yaml"}}}
+  film: {{cost: 10}}
+driver:
+  type: simulated
+  simulator: {{type: function, function: "tansaku.simulators.film:film_conductance_ms"}}
+"""
+    )
+    assert tansaku("validate", campaign, cwd=tmp_path).returncode == 0
+    run = tansaku("run", campaign, "--dry-run", "--run-dir", "run", cwd=tmp_path)
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert "--dry-run needs a simulator for source 'estimate'" in flat(run.stderr)
+    assert "Traceback" not in run.stderr and not (tmp_path / "run").exists()
