@@ -73,6 +73,18 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
                 table.add_row(quantity.name, kind, f"valid {quantity.valid_range()}")
     for line in campaign.driver.describe(loaded.base_dir):
         table.add_row("instrument", "driver", line)
+    if campaign.fidelities is not None:
+        from tansaku.campaign.fidelities import target
+        from tansaku.campaign.fidelity_drivers import fidelity_driver
+
+        truth = target(campaign)
+        for name, source in campaign.fidelities.items():
+            where = (
+                "the truth, on the instrument above"
+                if name == truth
+                else "; ".join(fidelity_driver(campaign, name).describe(loaded.base_dir))
+            )
+            table.add_row(name, "source", f"cost {shown(float(source.cost or 0))}: {where}")
     if campaign.prior_data is not None:
         count = len(loaded.prior())
         table.add_row("prior data", "file", f"{count} measurements in {campaign.prior_data.path}")
