@@ -355,9 +355,15 @@ def waiting_table(
     table.add_column("#", justify="right")
     for parameter in space:
         table.add_column(parameter.name)
+    # A multi-fidelity campaign's experiments each name the source that measures them.
+    sourced = any("fidelity" in record.parameters for record in records)
+    if sourced:
+        table.add_column("fidelity")
     table.add_column("waits for")
     for record in records:
         cells = [parameter_cell(p, record.parameters.get(p.name)) for p in space]
+        if sourced:
+            cells.append(str(record.parameters.get("fidelity", "")))
         waits = "a result" if record.status == "running" else "approval"
         table.add_row(str(record.id), *cells, waits)
     return table

@@ -99,3 +99,16 @@ driver:
     assert run.returncode == 2, run.stdout + run.stderr
     assert "--dry-run needs a simulator for source 'estimate'" in flat(run.stderr)
     assert "Traceback" not in run.stderr and not (tmp_path / "run").exists()
+
+
+def test_a_person_asked_for_an_experiment_is_told_its_source(tmp_path: Path) -> None:
+    campaign = tmp_path / "two-fidelity.yaml"
+    campaign.write_text(EXAMPLE.read_text())
+    asked = tansaku("suggest", campaign, "--run-dir", "run", cwd=tmp_path)
+    assert asked.returncode == 0, asked.stderr
+    assert "fidelity" in asked.stdout and "simulation" in asked.stdout  # the initial design
+    told = tansaku("tell", "run", "1", "y=20.2", cwd=tmp_path)
+    assert told.returncode == 0, told.stderr
+    status = flat(tansaku("status", "run", cwd=tmp_path).stdout)
+    assert "cost 1 of 60 units · simulation 1 at 1 · experiment 0 at 10" in status
+    assert "no successful result yet" in status  # a simulation is not the objective's value
