@@ -30,6 +30,10 @@ def fingerprint(loaded: LoadedCampaign) -> str:
         settings["candidates_sha256"] = loaded.campaign.candidates.digest(loaded.base_dir)
     if loaded.campaign.prior_data is not None:
         settings["prior_data_sha256"] = loaded.campaign.prior_data.digest(loaded.base_dir)
+    if loaded.campaign.transfer_from:
+        settings["transfer_from_sha256"] = [
+            source.digest(loaded.base_dir) for source in loaded.campaign.transfer_from
+        ]
     descriptor_digests = {
         parameter.name: parameter.descriptors.digest(loaded.base_dir)
         for parameter in loaded.campaign.space

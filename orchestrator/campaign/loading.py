@@ -19,6 +19,7 @@ from tansaku.campaign.model_settings import check_prior_mean
 from tansaku.campaign.parameters import CategoricalParameter, DiscreteParameter, Parameter
 from tansaku.campaign.prior import PriorMeasurement, read_prior
 from tansaku.campaign.schema import Campaign, campaign_model_for
+from tansaku.campaign.transfer import TransferSet, read_transfer
 from tansaku.documents import (
     BOOLEAN_AS_NUMBER,
     DocumentError,
@@ -65,6 +66,10 @@ class LoadedCampaign:
     def prior(self) -> list[PriorMeasurement]:
         """The earlier measurements the campaign names (none without ``prior_data``)."""
         return [] if self.campaign.prior_data is None else read_prior(self.campaign, self.base_dir)
+
+    def transfer(self) -> list[TransferSet]:
+        """The measurements of other chemical systems the campaign names (``transfer_from``)."""
+        return read_transfer(self.campaign, self.base_dir) if self.campaign.transfer_from else []
 
     def descriptors(self) -> dict[str, DescriptorTable]:
         """Parameter name → its values' descriptors, for categoricals that have a table."""
@@ -209,6 +214,11 @@ def parse_campaign(text: str, path: Path) -> LoadedCampaign:
             read_prior(campaign, loaded.base_dir)
         except CampaignFileError as error:
             cross_checks += [(("prior_data", *loc), message) for loc, message in error.problems]
+    if campaign.transfer_from:
+        try:
+            read_transfer(campaign, loaded.base_dir)
+        except CampaignFileError as error:
+            cross_checks += [(("transfer_from", *loc), message) for loc, message in error.problems]
     for index, parameter in enumerate(campaign.space):
         if isinstance(parameter, CategoricalParameter) and parameter.descriptors is not None:
             try:

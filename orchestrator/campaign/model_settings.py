@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
 
@@ -39,7 +39,7 @@ PriorFunction = Callable[[Mapping[str, ParameterValue]], float]
 
 
 class ModelSettings(Section):
-    """``model: {prior_mean: package.module:function}``."""
+    """``model: {prior_mean: package.module:function, transfer: tasks}``."""
 
     prior_mean: str | None = Field(
         None,
@@ -48,6 +48,15 @@ class ModelSettings(Section):
             "A function of the parameters, 'package.module:function', taking a mapping of "
             "parameter name to value and returning the objective's expected value in its "
             "unit: the model's trend before any data (it learns how far to trust it)."
+        ),
+    )
+    transfer: Literal["prior_mean", "tasks", "pooled"] = Field(
+        "prior_mean",
+        description=(
+            "How `transfer_from` sources join the campaign's results: 'prior_mean' (a model "
+            "of the sources is the prior mean, its weight fitted), 'tasks' (each source a "
+            "related task whose correlation with the campaign is fitted) or 'pooled' (as "
+            "if measured in the campaign)."
         ),
     )
 

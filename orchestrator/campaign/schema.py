@@ -43,6 +43,7 @@ from tansaku.campaign.objectives import Objective, Outcome
 from tansaku.campaign.parameters import Mixture, Parameter, check_mixtures
 from tansaku.campaign.prior import PriorDataSpec
 from tansaku.campaign.proposer_settings import ProposerSettings, check_acquisition_applies
+from tansaku.campaign.transfer import TransferSource
 from tansaku.drivers.base import DriverConfig
 
 CampaignName = Annotated[
@@ -76,6 +77,14 @@ class Campaign(Section):
             "A CSV of earlier measurements (every parameter and measured quantity per row) "
             "that the model learns from; they shorten the initial design and do not count "
             "against the budget."
+        ),
+    )
+    transfer_from: list[TransferSource] = Field(
+        default_factory=list,
+        description=(
+            "CSVs of measurements of other chemical systems (other elements), which the "
+            "model learns from through the element mixture's element features, each as a "
+            "related task whose correlation with this campaign it fits."
         ),
     )
     candidates: CandidatesSpec | None = Field(
@@ -256,6 +265,11 @@ class Campaign(Section):
         return self
 
     @property
+    def element_mixture(self) -> Mixture | None:
+        """The first mixture whose components are chemical elements, if any."""
+        return next((m for m in self.mixtures if m.elements is not None), None)
+
+    @property
     def modelled_quantities(self) -> list[str]:
         """What the model fits: the objectives, then the other quantities that outcome
         constraints name."""
@@ -386,6 +400,28 @@ def _uncertainty_rule_needs_learning(campaign: Campaign) -> None:
         )
 
 
+def _transfer_goes_through_elements(campaign: Campaign) -> None:
+    if not campaign.transfer_from:
+        return
+    element_mixtures = [m for m in campaign.mixtures if m.elements is not None]
+    if len(element_mixtures) != 1:
+        raise ValueError(
+            "transfer_from reaches this campaign through the element features of its element "
+            "mixture: give exactly one mixture `elements:` (this campaign has "
+            f"{len(element_mixtures)})"
+        )
+    if campaign.multi_objective or campaign.outcome_constraints:
+        raise ValueError(
+            "transfer_from supports one objective without outcome constraints; remove "
+            "transfer_from or the other objectives and outcome constraints"
+        )
+    if campaign.model.prior_mean is not None:
+        raise ValueError(
+            "transfer_from and model.prior_mean both tell the model what to expect before "
+            "any experiment; use one of them"
+        )
+
+
 _SECTION_RULES: tuple[tuple[str, Callable[[Campaign], None]], ...] = (
     ("mixtures", _mixtures_reach_their_totals),
     ("constraints", _constraints_are_linear_and_satisfiable),
@@ -398,6 +434,7 @@ _SECTION_RULES: tuple[tuple[str, Callable[[Campaign], None]], ...] = (
     ("model", check_prior_mean_applies),
     ("fidelities", check_fidelities),
     ("budget", check_budget_counts_cost),
+    ("transfer_from", _transfer_goes_through_elements),
 )
 """Rules that relate a field to others, each with the field its problems are placed on."""
 

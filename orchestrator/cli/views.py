@@ -90,6 +90,14 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
         table.add_row("prior data", "file", f"{count} measurements in {campaign.prior_data.path}")
     if campaign.model.prior_mean is not None:
         table.add_row("prior mean", "function", campaign.model.prior_mean)
+    for spec, source in zip(campaign.transfer_from, loaded.transfer(), strict=True):
+        symbols = ", ".join(spec.elements.values())
+        table.add_row(
+            "transfer",
+            campaign.model.transfer,
+            f"learns from {len(source.rows)} measurements of {source.name} ({symbols}), "
+            f"at most {spec.max_rows}",
+        )
     objective = campaign.objective
     budget = f"{campaign.budget.experiments} experiments"
     if (sources := campaign.fidelities) is not None:

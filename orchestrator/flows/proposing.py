@@ -99,6 +99,7 @@ def build_proposer(loaded: LoadedCampaign, prior: Sequence[PriorRecord]) -> Prop
         loaded.candidates(),
         loaded.descriptors(),
         prior=[Observation(r.parameters, r.values[objective], r.values) for r in prior],
+        transfer=loaded.transfer(),
     )
 
 

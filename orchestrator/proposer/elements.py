@@ -47,6 +47,7 @@ def element_blocks(
     mixtures: Sequence[Mixture],
     encoding: SpaceEncoding,
     dtype: torch.dtype,
+    also: Sequence[str] = (),
 ) -> list[ElementBlock]:
     """The campaign's element mixtures, ready for :class:`ElementFeatures`.
 
@@ -54,6 +55,8 @@ def element_blocks(
         mixtures: the campaign's ``mixtures:``; those without ``elements`` are skipped.
         encoding: the space's encoding, which places each component's column.
         dtype: of the property tensors.
+        also: symbols of other elements whose properties the scaling ranges must cover
+            (those of other systems' measurements, ``proposer/transfer.py``).
     """
     table = element_table()
     blocks = []
@@ -62,7 +65,8 @@ def element_blocks(
             continue
         symbols = [mixture.elements[name] for name in mixture.components]
         properties = torch.tensor(table.rows(symbols), dtype=dtype)
-        low, high = properties.min(dim=0).values, properties.max(dim=0).values
+        ranged = torch.tensor(table.rows([*symbols, *also]), dtype=dtype)
+        low, high = ranged.min(dim=0).values, ranged.max(dim=0).values
         blocks.append(
             ElementBlock(
                 tuple(encoding.column(name) for name in mixture.components),

@@ -28,6 +28,14 @@ from gpytorch.utils.warnings import NumericalWarning
 from tansaku.proposer.descriptors import DescriptorLookup
 from tansaku.proposer.elements import ElementBlock, after_lookup
 from tansaku.proposer.prior_mean import PriorColumn, ScaledPriorMean
+from tansaku.proposer.transfer import (
+    CampaignTask,
+    SourceMean,
+    Transfer,
+    source_inputs,
+    task_correlations,
+    task_kernel,
+)
 
 NOISE_FREE_VARIANCE = 1e-6
 """Noise variance assumed for exact measurements, relative to each outcome's variance:
@@ -56,6 +64,7 @@ def fit_model(
     stand_ins: int = 0,
     element_blocks: Sequence[ElementBlock] = (),
     prior_mean: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    transfer: Transfer | None = None,
 ) -> SingleTaskGP:
     """Fit a GP to the observations by maximising the marginal likelihood.
 
@@ -78,7 +87,15 @@ def fit_model(
         prior_mean: the campaign's prior mean on the model's outcome scale, a function of
             ``... x d`` encoded inputs (``proposer/prior_mean.py``); the model's mean is
             then a fitted scale and offset of it instead of a constant.
+        transfer: measurements of other chemical systems (``proposer/transfer.py``):
+            in ``prior_mean`` mode, its sources' model gives the prior mean; else
+            their rows, placed before the campaign's through the one element mixture's
+            features, each a task of a multi-task kernel (``tasks``, the model predicting
+            the campaign's task) or as if the campaign's (``pooled``). With no campaign
+            rows (``n = 0``), the model of the sources alone.
     """
+    if transfer is not None and transfer.mode == "prior_mean" and transfer.source_model is not None:
+        prior_mean, transfer = SourceMean(transfer.source_model), None
     lookup = DescriptorLookup(categorical_features or {})
     kept = lookup.kept_columns(train_x.shape[-1])
     model_x = lookup.transform(train_x)
@@ -92,12 +109,31 @@ def fit_model(
         elements = after_lookup(element_blocks, kept)
         model_x, model_bounds = elements.transform(model_x), elements.bounds(model_bounds)
         transforms["elements"] = elements
-    transforms["normalize"] = Normalize(d=model_x.shape[-1], bounds=model_bounds)
-    input_transform: InputTransform = ChainedInputTransform(**transforms)
+    features = model_x.shape[-1]
     prior_modules = {}
+    if transfer is not None:
+        sources_x = [
+            source_inputs(elements, lookup.transform(s.encoded), s) for s in transfer.sources
+        ]
+        if transfer.mode == "tasks":
+            sources_x = [_with_task(x, task) for task, x in enumerate(sources_x)]
+            model_x = _with_task(model_x, transfer.tasks - 1)
+            transforms["task"] = CampaignTask(transfer.tasks - 1)
+            prior_modules["covar_module"] = task_kernel(
+                get_covar_module_with_dim_scaled_prior(
+                    ard_num_dims=features, active_dims=list(range(features))
+                ),
+                features,
+                transfer.tasks,
+            )
+        model_x = torch.cat([*sources_x, model_x])
+        train_y = torch.cat([*(s.outcomes for s in transfer.sources), train_y])
+    transforms["normalize"] = Normalize(
+        d=model_x.shape[-1], bounds=model_bounds, indices=list(range(features))
+    )
+    input_transform: InputTransform = ChainedInputTransform(**transforms)
     if prior_mean is not None:
         # The prior's values ride along as a last input column that only the mean reads.
-        features = model_x.shape[-1]
         model_x = torch.cat([model_x, prior_mean(train_x).detach().unsqueeze(-1)], dim=-1)
         input_transform = PriorColumn(input_transform, prior_mean)
         prior_modules = {
@@ -136,6 +172,10 @@ def fit_model(
     return model
 
 
+def _with_task(x: torch.Tensor, task: int) -> torch.Tensor:
+    return torch.cat([x, torch.full_like(x[..., :1], float(task))], dim=-1)
+
+
 def _fixed_noise(train_y: torch.Tensor, stand_ins: int) -> torch.Tensor:
     """``n x m`` noise variances: ``NOISE_FREE_VARIANCE`` of each outcome's variance for
     measurements, ``STAND_IN_VARIANCE`` of it for the last ``stand_ins`` rows."""
@@ -157,6 +197,10 @@ def describe(model: SingleTaskGP) -> dict[str, list[float] | float]:
         # 1: the prior mean as given; 0: ignored (in standardised outcome units).
         summary["prior_mean_scale"] = float(model.mean_module.scale.detach())
         summary["prior_mean_offset"] = float(model.mean_module.offset.detach())
+    correlations = task_correlations(model.covar_module)
+    if correlations is not None:
+        # How far each transfer source's trend is the campaign's (1: the same, 0: unrelated).
+        summary["transfer_correlation"] = correlations
     if isinstance(model.covar_module, ScaleKernel):
         summary["outputscale"] = float(model.covar_module.outputscale.detach())
     for name, module in model.covar_module.named_modules():

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -20,6 +20,7 @@ from tansaku.campaign.constraints import campaign_constraints
 from tansaku.campaign.descriptors import DescriptorTable
 from tansaku.campaign.parameters import CategoricalParameter
 from tansaku.campaign.schema import Campaign
+from tansaku.campaign.transfer import TransferSet
 from tansaku.errors import TansakuError
 from tansaku.proposer.encoding import SpaceEncoding
 from tansaku.values import ParameterValue
@@ -72,6 +73,9 @@ class Proposer:
         prior: measurements made before the campaign (its ``prior_data``). The model
             learns from them as from the campaign's own, each one shortens the initial
             design by one experiment, and a pool row measured before is not proposed.
+        transfer: measurements of other chemical systems (``LoadedCampaign.transfer()``):
+            the model learns from them as related tasks (``proposer/transfer.py``); they
+            do not shorten the initial design.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class Proposer:
         candidates: Sequence[Mapping[str, ParameterValue]] | None = None,
         descriptors: Mapping[str, DescriptorTable] | None = None,
         prior: Sequence[Observation] = (),
+        transfer: Sequence[TransferSet] = (),
     ) -> None:
         if (campaign.candidates is None) != (candidates is None):
             raise ValueError(
@@ -102,6 +107,12 @@ class Proposer:
         self.candidates = None if candidates is None else [dict(row) for row in candidates]
         self.descriptors = dict(descriptors or {})
         self.prior = list(prior)
+        if len(transfer) != len(campaign.transfer_from):
+            raise ValueError(
+                "pass the rows of exactly the campaign's transfer_from sources "
+                "(LoadedCampaign.transfer())"
+            )
+        self.transfer = list(transfer)
         self._mc_points: Any = None
 
     def suggest(
@@ -451,6 +462,7 @@ class Proposer:
             stand_ins=stand_ins,
             element_blocks=self._element_blocks,
             prior_mean=self._prior_mean,
+            transfer=self._transfer,
         )
 
     @cached_property
@@ -471,7 +483,63 @@ class Proposer:
         """The mixtures of chemical elements, whose element properties the model sees."""
         from tansaku.proposer.elements import element_blocks
 
-        return element_blocks(self.campaign.mixtures, self.encoding, _dtype())
+        return element_blocks(
+            self.campaign.mixtures, self.encoding, _dtype(), self._transfer_elements
+        )
+
+    @cached_property
+    def _transfer_elements(self) -> list[str]:
+        """Elements of the transfer sources that the campaign's mixture lacks, in order."""
+        mixture = self.campaign.element_mixture
+        own = set(mixture.elements.values()) if mixture and mixture.elements else set()
+        found: dict[str, None] = {}
+        for source in self.campaign.transfer_from:
+            found |= {s: None for s in source.elements.values() if s not in own}
+        return list(found)
+
+    @cached_property
+    def _transfer(self) -> Any:
+        """The transfer sources' rows on the model's scales (a seeded subset of each), or
+        ``None`` without ``transfer_from``."""
+        import torch
+
+        from tansaku.proposer.transfer import Transfer, source_rows
+
+        mixture = self.campaign.element_mixture
+        if not self.transfer or mixture is None:
+            return None
+        sign = -1.0 if self.campaign.objective.goal == "minimize" else 1.0
+        sources = [
+            source_rows(
+                measured.rows,
+                spec.max_rows,
+                self.campaign.seed,
+                mixture,
+                self._transfer_elements,
+                self._encode,
+                sign,
+                self._bilog,
+            )
+            for spec, measured in zip(self.campaign.transfer_from, self.transfer, strict=True)
+        ]
+        transfer = Transfer(sources, mode=self.campaign.model.transfer)
+        if transfer.mode != "prior_mean":
+            return transfer
+        from tansaku.proposer.model import fit_model
+
+        nothing = torch.empty(0, self.encoding.dim, dtype=_dtype())
+        bounds = torch.tensor(self.encoding.bounds, dtype=_dtype()).T
+        with torch.random.fork_rng():
+            torch.manual_seed(self.campaign.seed)
+            model = fit_model(
+                nothing,
+                torch.empty(0, 1, dtype=_dtype()),
+                bounds,
+                self._categorical_features,
+                element_blocks=self._element_blocks,
+                transfer=replace(transfer, mode="pooled"),
+            )
+        return replace(transfer, source_model=model)
 
     @cached_property
     def _categorical_features(self) -> dict[int, Any]:
