@@ -21,12 +21,15 @@ Measures, for each problem below and seeds 0..N-1, these arms, each one trial at
   but every value is reported with a standard error of 0 (noise-free), not as a bare
   float;
 - optional (``--arms tansaku_noise_free``), "tansaku <version>, noise_free": tansaku's
-  counterpart of SEM 0, the same campaign with ``noise_free: true`` on every objective.
+  counterpart of SEM 0, the same campaign with ``noise_free: true`` on every objective;
+- optional (``--arms tansaku_noisy``), "tansaku <version>, noise_free: false": the same
+  campaign told the values are noisy, so the noise level is always inferred (the default
+  until tansaku chose between exact and noisy from the data, ``proposer/noise.py``).
 
 Problems (all noise-free ``botorch.test_functions``, all minimised; the functions' values
 are given to Ax as bare floats, so Ax infers the noise level as a user would, except in the
-SEM-0 arm; tansaku gets them as a campaign's measurements, and infers it as well, except
-in its ``noise_free`` arm):
+SEM-0 arm; tansaku gets them as a campaign's measurements, and at its default chooses
+between an exact and a noisy model from the data at each refit):
 
 - ``branin30``: Branin, 30 evaluations, x1 in [-5, 10], x2 in [0, 15], minimum 0.397887;
 - ``hartmann6_35`` and ``hartmann6_50``: Hartmann6 on [0, 1]^6, 35 and 50 evaluations,
@@ -42,8 +45,15 @@ in its ``noise_free`` arm):
   evaluations; its reference point (18, 6) is given to Ax as objective thresholds, and to
   tansaku as the objectives' ``threshold``.
 
+Noisy variants (``branin30_noise1``, ``branin30_noise5``, ``hartmann6_35_noise1``,
+``hartmann6_35_noise5``): the same functions and budgets, each measurement with Gaussian
+noise of 1 % or 5 % of the function's range over the box added (the same noise for every
+arm of a seed); the optimisers are told the noisy values, and a run is scored on the true
+value of its points.
+
 Metrics per run: the final log10 simple regret, log10(best observed - minimum) floored at
-1e-12, or for BraninCurrin the final hypervolume w.r.t. the reference point and
+1e-12 (for a noisy variant, the best true value among the evaluated points), or for
+BraninCurrin the final hypervolume w.r.t. the reference point and
 log10(max_hv - hv); and the mean wall seconds per iteration (``get_next_trials`` plus
 ``complete_trial`` for Ax, ``Proposer.suggest`` for tansaku; the function evaluation
 excluded), separately for model-based iterations (Ax's MBM node, tansaku's "gp"
@@ -104,6 +114,7 @@ import shlex
 import sys
 import time
 import warnings
+import zlib
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -131,6 +142,7 @@ from reporting import (
     write_json,
 )
 from scipy.optimize import minimize
+from scipy.stats import qmc
 
 from tansaku.simulators.benchmarks import BENCHMARKS, BenchmarkSimulator
 
@@ -141,7 +153,17 @@ if TYPE_CHECKING:
 
 DEFAULT_SEEDS = 10
 SOBOL_ARM = "Sobol only"
-PROBLEM_KEYS = ("branin30", "hartmann6_35", "hartmann6_50", "branin_c30", "branincurrin30")
+PROBLEM_KEYS = (
+    "branin30",
+    "hartmann6_35",
+    "hartmann6_50",
+    "branin_c30",
+    "branincurrin30",
+    "branin30_noise1",
+    "branin30_noise5",
+    "hartmann6_35_noise1",
+    "hartmann6_35_noise5",
+)
 MBM_NODE = "MBM"
 """The name of the model-based generation node in Ax's default strategy."""
 
@@ -185,6 +207,25 @@ class Problem:
     max_hv: float | None = None
     constraint: tuple[tuple[float, ...], float] | None = None
     """Linear constraint (coefficients, bound): sum(c * x) <= bound."""
+    noise: float = 0.0
+    """Standard deviation of the Gaussian noise added to every measurement, as a fraction
+    of ``spread``; the runs are scored on the function's true values."""
+    spread: float = 0.0
+    """The function's range over the box (max - min), the scale of ``noise``."""
+
+    def measure(self, x: Sequence[float], rng: np.random.Generator) -> dict[str, float]:
+        """What the optimiser is told of ``x``: the function's value, plus the noise."""
+        outcome = self.evaluate(x)
+        if self.noise == 0.0:
+            return outcome
+        scale = self.noise * self.spread
+        return {
+            name: value + scale * float(rng.standard_normal()) for name, value in outcome.items()
+        }
+
+    def noise_rng(self, seed: int) -> np.random.Generator:
+        """The noise of run ``seed``: the same for every arm, different for every seed."""
+        return np.random.default_rng([seed, zlib.crc32(self.key.encode())])
 
     @property
     def multi_objective(self) -> bool:
@@ -226,6 +267,9 @@ class RunResult:
     seed: int
     x: list[list[float]] = field(default_factory=list)
     y: list[dict[str, float]] = field(default_factory=list)
+    """What the optimiser was told: the function's values, with the problem's noise."""
+    true_y: list[dict[str, float]] = field(default_factory=list)
+    """The function's values at ``x`` without noise, what the run is scored on."""
     nodes: list[str] = field(default_factory=list)
     gen_seconds: list[float] = field(default_factory=list)
     complete_seconds: list[float] = field(default_factory=list)
@@ -402,7 +446,30 @@ def build_problems(constrained_optimum: float | None) -> dict[str, Problem]:
             max_hv=float(branin_currin.max_hv),
         ),
     ]
+    for key in ("branin30", "hartmann6_35"):
+        (exact,) = [p for p in problems if p.key == key]
+        spread = function_range(exact)
+        problems += [
+            replace(
+                exact,
+                key=f"{key}_noise{percent}",
+                label=f"{exact.label}, noise {percent} %",
+                noise=percent / 100,
+                spread=spread,
+            )
+            for percent in (1, 5)
+        ]
     return {problem.key: problem for problem in problems}
+
+
+def function_range(problem: Problem) -> float:
+    """max - min of ``problem``'s single objective over its box: the largest value at
+    2^12 scrambled Sobol points (seed 0) less the known minimum."""
+    low, high = np.array(problem.bounds).T
+    points = qmc.Sobol(d=len(problem.bounds), scramble=True, seed=0).random(2**12)
+    assert problem.optimum is not None
+    largest = max(problem.evaluate(list(low + p * (high - low)))["f"] for p in points)
+    return largest - problem.optimum
 
 
 def hypervolume(values: Sequence[Sequence[float]], ref_point: Sequence[float]) -> float:
@@ -429,7 +496,7 @@ def score(problem: Problem, result: RunResult) -> None:
         assert problem.optimum is not None
         best = math.inf
         result.trace = []
-        for x, y in zip(result.x, result.y, strict=True):
+        for x, y in zip(result.x, result.true_y or result.y, strict=True):
             if problem.feasible(x):
                 best = min(best, y["f"])
             result.trace.append(best)
@@ -486,16 +553,25 @@ def tansaku_noise_free_arm() -> str:
     return f"{tansaku_arm()}, noise_free"
 
 
+def tansaku_noisy_arm() -> str:
+    return f"{tansaku_arm()}, noise_free: false"
+
+
 ARM_LABELS: dict[str, Callable[[], str]] = {
     "default": default_arm,
     "sobol": lambda: SOBOL_ARM,
     "tansaku": tansaku_arm,
     "default_sem0": sem0_arm,
     "tansaku_noise_free": tansaku_noise_free_arm,
+    "tansaku_noisy": tansaku_noisy_arm,
 }
 """``--arms`` keys and their names in the report; every arm but the tansaku arms needs Ax."""
 
-TANSAKU_ARMS = {"tansaku", "tansaku_noise_free"}
+TANSAKU_ARMS = {"tansaku", "tansaku_noise_free", "tansaku_noisy"}
+
+
+def _tansaku_noise(arm: str) -> bool | None:
+    return {tansaku_noise_free_arm(): True, tansaku_noisy_arm(): False}.get(arm)
 
 
 def arm_label(key: str) -> str:
@@ -503,15 +579,18 @@ def arm_label(key: str) -> str:
     return ARM_LABELS[key]()
 
 
-def tansaku_campaign(problem: Problem, seed: int, noise_free: bool = False) -> Campaign:
+def tansaku_campaign(problem: Problem, seed: int, noise_free: bool | None = None) -> Campaign:
     """The campaign a tansaku user would write for ``problem``: its space, constraint and
-    objectives (thresholds at the reference point, ``noise_free`` as given), seeded
-    ``seed``, every other setting at its default. The driver is never used."""
+    objectives (thresholds at the reference point, ``noise_free`` as given: left out when
+    ``None``), seeded ``seed``, every other setting at its default. The driver is never
+    used."""
     from tansaku.campaign.schema import Campaign
 
     thresholds = problem.ref_point or (None,) * len(problem.metrics)
+    said = {} if noise_free is None else {"noise_free": noise_free}
     objectives = [
-        {"name": name, "goal": "minimize", "noise_free": noise_free}
+        {"name": name, "goal": "minimize"}
+        | said
         | ({} if threshold is None else {"threshold": threshold})
         for name, threshold in zip(problem.metrics, thresholds, strict=True)
     ]
@@ -544,7 +623,7 @@ def _count(
 
 def run_once(problem: Problem, arm: str, seed: int) -> RunResult:
     """One run of ``arm`` on ``problem`` with ``seed``, one trial at a time."""
-    if arm in (tansaku_arm(), tansaku_noise_free_arm()):
+    if arm in (tansaku_arm(), tansaku_noise_free_arm(), tansaku_noisy_arm()):
         return run_tansaku(problem, arm, seed)
     return run_ax(problem, arm, seed)
 
@@ -565,9 +644,8 @@ def run_tansaku(problem: Problem, arm: str, seed: int) -> RunResult:
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
-        proposer = Proposer(
-            tansaku_campaign(problem, seed, noise_free=arm == tansaku_noise_free_arm())
-        )
+        proposer = Proposer(tansaku_campaign(problem, seed, noise_free=_tansaku_noise(arm)))
+        rng = problem.noise_rng(seed)
         observations: list[Observation] = []
         for i in range(problem.budget):
             t0 = time.perf_counter()
@@ -577,7 +655,7 @@ def run_tansaku(problem: Problem, arm: str, seed: int) -> RunResult:
                 raise RuntimeError(f"tansaku proposed {len(proposals)} experiments, expected 1")
             (proposal,) = proposals
             x = [float(proposal.parameters[name]) for name in problem.names]  # type: ignore[arg-type]
-            outcome = problem.evaluate(x)
+            outcome = problem.measure(x, rng)
             t2 = time.perf_counter()
             # As the flow does: the first objective as the value, every measured quantity
             # in outcomes (what a multi-objective campaign models).
@@ -586,6 +664,8 @@ def run_tansaku(problem: Problem, arm: str, seed: int) -> RunResult:
             )
             result.x.append(x)
             result.y.append(outcome)
+            if problem.noise:
+                result.true_y.append(problem.evaluate(x))
             result.nodes.append(MBM_NODE if proposal.method == "gp" else proposal.method)
             result.gen_seconds.append(t1 - t0)
             result.eval_seconds.append(t2 - t1)
@@ -608,6 +688,7 @@ def run_ax(problem: Problem, arm: str, seed: int) -> RunResult:
     with warnings.catch_warnings(record=True) as records:
         warnings.simplefilter("always")
         client = make_client(problem, arm, seed)
+        rng = problem.noise_rng(seed)
         for _ in range(problem.budget):
             t0 = time.perf_counter()
             trials = client.get_next_trials(max_trials=1)
@@ -616,7 +697,7 @@ def run_ax(problem: Problem, arm: str, seed: int) -> RunResult:
                 raise RuntimeError(f"Ax generated {len(trials)} trials, expected 1")
             ((index, parameters),) = trials.items()
             x = [float(parameters[name]) for name in problem.names]  # type: ignore[arg-type]
-            outcome = problem.evaluate(x)
+            outcome = problem.measure(x, rng)
             t2 = time.perf_counter()
             raw: dict[str, Any] = outcome
             if arm == sem0_arm():
@@ -625,6 +706,8 @@ def run_ax(problem: Problem, arm: str, seed: int) -> RunResult:
             t3 = time.perf_counter()
             result.x.append(x)
             result.y.append(outcome)
+            if problem.noise:
+                result.true_y.append(problem.evaluate(x))
             result.gen_seconds.append(t1 - t0)
             result.eval_seconds.append(t2 - t1)
             result.complete_seconds.append(t3 - t2)
@@ -768,7 +851,10 @@ def report(
         )
     sections += [
         "### Final metric\n\n"
-        "log10 regret: log10(best observed - minimum), floored at 1e-12. log10 HV gap: "
+        "log10 regret: log10(best observed - minimum), floored at 1e-12; on a problem with "
+        "noise, the best is the smallest true (noise-free) value among the evaluated points, "
+        "while the optimiser was told the noisy values (the noise of a seed is the same for "
+        "every arm). log10 HV gap: "
         "log10(max HV - final HV). Seconds per iteration: mean of get_next_trials + "
         "complete_trial (Ax) or of Proposer.suggest (tansaku) over a run's model-based "
         "(Ax's MBM, tansaku's GP) or initialisation (center / Sobol) iterations, then the "
@@ -1056,6 +1142,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 "ref_point": p.ref_point,
                 "max_hv": p.max_hv,
                 "constraint": p.constraint_strings(),
+                "noise_sd": p.noise * p.spread,
                 "optimizer": constrained[1] if p.key == "branin_c30" and constrained else None,
             }
             for p in problems

@@ -10,11 +10,13 @@ from pydantic_core import InitErrorDetails
 from tansaku.campaign.fields import Identifier, Number, Section, shown
 
 NoiseFree = Annotated[
-    bool,
+    bool | None,
     Field(
         description=(
-            "Measurements of this quantity are exact (a deterministic simulation or "
-            "calculation): the model passes through them instead of estimating a noise level."
+            "true: measurements of this quantity are exact (a deterministic simulation or "
+            "calculation), and the model passes through them; false: they are noisy, and "
+            "the model estimates the noise level. Left out, the model decides from the data "
+            "at each refit (proposer/noise.py)."
         ),
     ),
 ]
@@ -49,7 +51,7 @@ class Measured(Section):
 
     name: Identifier
     unit: str | None = None
-    noise_free: NoiseFree = False
+    noise_free: NoiseFree = None
     valid: ValidRange | None = Field(None, description=VALID_HELP)
 
     def valid_range(self) -> str:

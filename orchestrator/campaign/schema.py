@@ -255,9 +255,9 @@ class Campaign(Section):
     def _noise_free_all_or_none(self) -> Campaign:
         modelled = self.modelled_quantities
         quantities = [q for q in [*self.objectives, *self.outcomes] if q.name in modelled]
-        exact = [q.name for q in quantities if q.noise_free]
+        exact = [q.name for q in quantities if q.noise_free is True]
         if exact and len(exact) < len(quantities):
-            noisy = [q.name for q in quantities if not q.noise_free]
+            noisy = [q.name for q in quantities if q.noise_free is not True]
             raise ValueError(
                 f"noise_free is set on {', '.join(exact)} but not on {', '.join(noisy)}: one "
                 "model fits them together, so set it on all of them or on none"
@@ -278,10 +278,13 @@ class Campaign(Section):
         return names
 
     @property
-    def noise_free(self) -> bool:
-        """Whether every quantity the model fits is exact (see ``Objective.noise_free``)."""
+    def noise_free(self) -> bool | None:
+        """Whether the quantities the model fits are exact (``True``: all are), noisy
+        (``False``: one is said to be) or to be decided from the data (``None``: none says);
+        see ``Objective.noise_free``."""
         modelled = self.modelled_quantities
-        return all(q.noise_free for q in [*self.objectives, *self.outcomes] if q.name in modelled)
+        said = {q.noise_free for q in [*self.objectives, *self.outcomes] if q.name in modelled}
+        return False if False in said else True if said == {True} else None
 
     @property
     def objective(self) -> Objective:

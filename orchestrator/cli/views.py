@@ -108,7 +108,10 @@ def campaign_table(loaded: LoadedCampaign) -> Table:
     dry_run = campaign.dry_run.simulator.type if campaign.dry_run else "—"
     slots = campaign.driver.slots
     pace = f"{slots} in parallel" if slots > 1 else f"batch {campaign.proposer.batch_size}"
-    model = "GP on exact measurements" if campaign.noise_free else "GP"
+    # Left unsaid, the model chooses between exact and noisy at each refit.
+    model = {True: "GP on exact measurements", False: "GP on noisy measurements", None: "GP"}[
+        campaign.noise_free
+    ]
     if (acquisition := campaign.proposer.acquisition) is not None:
         numbers = acquisition.model_dump(exclude={"type"})
         settings = ", ".join(f"{name} {value:g}" for name, value in numbers.items())

@@ -278,11 +278,12 @@ class AtTarget:
 
 
 def fit_multi_fidelity(
-    train_x: Any, train_y: Any, bounds: Any, stand_ins: int = 0, noise_free: bool = False
+    train_x: Any, train_y: Any, bounds: Any, stand_ins: int = 0, noise_free: bool | None = False
 ) -> Any:
     """A ``SingleTaskMultiFidelityGP`` with the fidelity as the last of ``train_x``'s
     columns, inputs normalised to ``bounds`` and outcomes standardised, fitted by
-    maximising the marginal likelihood."""
+    maximising the marginal likelihood. The noise is inferred unless ``noise_free`` is
+    ``True``: the multi-fidelity model does not choose it from the data."""
     from botorch.fit import fit_gpytorch_mll
     from botorch.models import SingleTaskMultiFidelityGP
     from botorch.models.transforms import Normalize, Standardize

@@ -26,6 +26,7 @@ from tansaku.proposer.encoding import SpaceEncoding
 from tansaku.values import ParameterValue
 
 if TYPE_CHECKING:
+    from tansaku.proposer.noise import NoiseChoice
     from tansaku.proposer.outcomes import OutcomeModel
     from tansaku.proposer.surrogate import Surrogate
 
@@ -114,6 +115,8 @@ class Proposer:
             )
         self.transfer = list(transfer)
         self._mc_points: Any = None
+        self.noise_choice: NoiseChoice | None = None
+        """The last refit's choice of noise model, when the campaign leaves it to the data."""
 
     def suggest(
         self,
@@ -365,6 +368,7 @@ class Proposer:
             "observations": len(observations),
             "failures_as_worst": len(failed),
             "hyperparameters": describe(model),
+            "noise_model": _noise_model(campaign.noise_free, self.noise_choice),
             "fit_seconds": round(fitted - started, 4),
             "acquisition_seconds": round(finished - fitted, 4),
         }
@@ -451,19 +455,33 @@ class Proposer:
         return campaign.effective_purpose == "screen" and campaign.objective.goal != "target"
 
     def _fit(self, train_x: Any, train_y: Any, bounds: Any, stand_ins: int) -> Any:
+        """The fitted GP; a campaign that does not say whether its measurements are exact
+        gets the noise model its data supports (``proposer/noise.py``), decided with the
+        previous refit's choice as the side to hold to."""
         from tansaku.proposer.model import fit_model
+        from tansaku.proposer.noise import choose_noise
 
-        return fit_model(
-            train_x,
-            train_y,
-            bounds,
-            self._categorical_features,
-            noise_free=self.campaign.noise_free,
-            stand_ins=stand_ins,
-            element_blocks=self._element_blocks,
-            prior_mean=self._prior_mean,
-            transfer=self._transfer,
+        def fit(noise_free: bool) -> Any:
+            return fit_model(
+                train_x,
+                train_y,
+                bounds,
+                self._categorical_features,
+                noise_free=noise_free,
+                stand_ins=stand_ins,
+                element_blocks=self._element_blocks,
+                prior_mean=self._prior_mean,
+                transfer=self._transfer,
+            )
+
+        said = self.campaign.noise_free
+        if said is not None:
+            return fit(said)
+        exact_before = self.noise_choice is not None and self.noise_choice.exact
+        model, self.noise_choice = choose_noise(
+            fit, train_x, train_y, train_x.shape[0] - stand_ins, exact_before
         )
+        return model
 
     @cached_property
     def _prior_mean(self) -> Any:
@@ -603,3 +621,14 @@ def _dtype() -> Any:
 def _mix(seed: int, step: int) -> int:
     """A torch seed for step ``step`` of a campaign seeded ``seed``."""
     return (seed * 1_000_003 + step) % (2**63 - 1)
+
+
+def _noise_model(said: bool | None, choice: NoiseChoice | None) -> dict[str, Any]:
+    """What the ledger records of the noise model: exact or inferred, and who decided."""
+    if said is not None or choice is None:
+        return {"exact": bool(said), "decided_by": "campaign file"}
+    return {"exact": choice.exact, "decided_by": choice.reason} | {
+        f"loo_{name}": round(value, 3)
+        for name, value in (("exact", choice.loo_exact), ("inferred", choice.loo_inferred))
+        if value is not None
+    }

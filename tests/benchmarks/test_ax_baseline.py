@@ -170,3 +170,42 @@ def test_ax_arms_without_ax_say_what_is_missing(tmp_path: Path) -> None:
     )
     assert completed.returncode == 2
     assert "every arm but the tansaku arms needs Ax" in completed.stderr
+
+
+def test_a_noisy_variant_tells_the_noise_and_scores_the_true_values(tmp_path: Path) -> None:
+    output = tmp_path / "noisy.json"
+    command = [
+        sys.executable,
+        str(SCRIPT),
+        "--seeds",
+        "2",
+        "--problems",
+        "branin30_noise5",
+        "--arms",
+        "tansaku,tansaku_noisy",
+        "--budget-override",
+        "branin30_noise5=7",
+        "--json",
+        str(output),
+    ]
+    completed = subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=True, env=without_ax(tmp_path)
+    )
+    assert "| Branin/30, noise 5 % | tansaku " in completed.stdout
+    data = json.loads(output.read_text(encoding="utf-8"))
+    # 5 % of Branin's range over the box (about 308 - 0.4).
+    assert data["problems"]["branin30_noise5"]["noise_sd"] == pytest.approx(15.2, abs=0.3)
+    runs = {(run["arm"], run["seed"]): run for run in data["runs"]}
+    assert len(runs) == 4
+    for run in runs.values():
+        told = [y["f"] for y in run["y"]]
+        true = [y["f"] for y in run["true_y"]]
+        assert len(told) == len(true) == 7 and told != true
+        assert run["final_value"] == min(true)
+    # The same noise for every arm of a seed (the same Sobol start, so the same values
+    # told), different noise for another seed.
+    auto = f"tansaku {metadata.version('tansaku')}"
+    noisy = f"{auto}, noise_free: false"
+    first = {key: [y["f"] for y in run["y"][:5]] for key, run in runs.items()}
+    assert first[(auto, 0)] == first[(noisy, 0)] != first[(auto, 1)]
+    assert runs[(auto, 0)]["nodes"][-1] == "MBM"

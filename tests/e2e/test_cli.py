@@ -261,16 +261,21 @@ def test_invalid_campaigns_are_refused_with_exit_2_and_nothing_written(tmp_path:
         assert not (tmp_path / "runs").exists()
 
 
-def test_validate_says_when_measurements_are_taken_as_exact(tmp_path: Path) -> None:
+def test_validate_says_when_measurements_are_said_to_be_exact_or_noisy(tmp_path: Path) -> None:
     campaign = small_branin(tmp_path, name="exact")
-    noisy = tansaku("validate", campaign, cwd=tmp_path)
-    campaign.write_text(
-        campaign.read_text().replace("goal: minimize}", "goal: minimize, noise_free: true}")
-    )
-    exact = tansaku("validate", campaign, cwd=tmp_path)
-    assert noisy.returncode == exact.returncode == 0, exact.stderr
-    assert "then GP, batch 1" in " ".join(noisy.stdout.split())
-    assert "then GP on exact measurements, batch 1" in " ".join(exact.stdout.split())
+    text = campaign.read_text()
+    unsaid = tansaku("validate", campaign, cwd=tmp_path)
+    shown = {}
+    for said in ("true", "false"):
+        said_text = text.replace("goal: minimize}", f"goal: minimize, noise_free: {said}}}")
+        campaign.write_text(said_text)
+        result = tansaku("validate", campaign, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        shown[said] = " ".join(result.stdout.split())
+    assert unsaid.returncode == 0, unsaid.stderr
+    assert "then GP, batch 1" in " ".join(unsaid.stdout.split())
+    assert "then GP on exact measurements, batch 1" in shown["true"]
+    assert "then GP on noisy measurements, batch 1" in shown["false"]
 
 
 def test_validate_shows_each_declared_valid_range(tmp_path: Path) -> None:
