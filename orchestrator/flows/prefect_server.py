@@ -202,83 +202,160 @@ def ensure_server(
     running is reused, unless it runs elsewhere than the ``port``, ``host`` or
     ``database`` asked for: then :class:`ServerBusyError`.
     """
+    with start_server(home, port, host, database) as starting:
+        return starting.wait()
+
+
+class StartingServer:
+    """The background server, running or on its way up; :meth:`wait` hands it over.
+
+    A server takes 3 to 6 s to answer (6 s on a new database, which Prefect sets up first):
+    the caller does other work meanwhile and waits only when it needs the server. Until
+    then this process holds the Prefect home's start lock, so no other run starts a second
+    server. Used as a context manager, a server not yet waited for when the caller fails
+    is waited for on the way out, so that the next run finds it running: killing it could
+    interrupt Prefect setting up its new database.
+    """
+
+    def __init__(
+        self,
+        home: Path,
+        state: ServerState,
+        process: subprocess.Popen[bytes] | None,
+        lock: FileLock,
+    ) -> None:
+        self.home, self.state, self.process, self._lock = home, state, process, lock
+
+    @property
+    def started_here(self) -> bool:
+        """Whether this call started the server (it was not already running)."""
+        return self.process is not None
+
+    def wait(self) -> ServerState:
+        """The server's state once its API answers; :class:`ServerStartError` if it died
+        or did not answer within ``START_TIMEOUT_S``."""
+        process = self.process
+        try:
+            if process is None:
+                return self.state
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while not _healthy(self.state.api_url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    self._kill()
+                    raise ServerStartError(
+                        f"the background Prefect server did not start; see {self.state.log}. "
+                        "Or point PREFECT_API_URL at a Prefect server you run yourself."
+                    )
+                time.sleep(0.1)
+            # Written whole or not at all: a reader never finds half a state file.
+            partial = self.home / f"{STATE_FILE}.partial"
+            partial.write_text(json.dumps(asdict(self.state)))
+            partial.replace(self.home / STATE_FILE)
+            self.process = None
+            return self.state
+        finally:
+            if self._lock.is_locked:
+                self._lock.release()
+
+    def _kill(self) -> None:
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> StartingServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        with contextlib.suppress(ServerStartError):
+            self.wait()
+
+
+def start_server(
+    home: Path,
+    port: int | None = None,
+    host: str | None = None,
+    database: str | None = None,
+) -> StartingServer:
+    """Start the background server without waiting for it (see :func:`ensure_server`
+    for the arguments); a server already running is handed over as it is."""
     asked = database_url(database) if database is not None else None
     home.mkdir(parents=True, exist_ok=True)
-    with FileLock(home / f"{STATE_FILE}.lock", timeout=START_TIMEOUT_S):
+    # Held until the server answers (StartingServer.wait), unless it already does.
+    lock = FileLock(home / f"{STATE_FILE}.lock", timeout=START_TIMEOUT_S)
+    lock.acquire()
+    try:
         state = running_server(home)
         if state is not None:
             _check_reuse(state, port, host, asked)
-            return state
-        url = asked or configured_database()
-        if url is not None:
-            check_database(url)
-        host = host or DEFAULT_HOST
-        if port is None:
-            port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _any_free_port()
-        log = home / "tansaku-server.log"
-        # The server keeps its own logs: the run's logging settings stay with the run.
-        env = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith("PREFECT_LOGGING_")
-            and name not in ("PREFECT_API_URL", *DATABASE_VARIABLES)
-        }
-        # The UI finds its API through these settings, not the --host and --port flags:
-        # without them, a server on another port than 4200 serves a UI that talks to port
-        # 4200, and one for other machines a UI that talks to 127.0.0.1.
-        local = "127.0.0.1" if host in WILDCARD_HOSTS else host
-        env.update(
-            PREFECT_HOME=str(home),
-            PREFECT_SERVER_ANALYTICS_ENABLED="false",
-            PREFECT_SERVER_API_HOST=host,
-            PREFECT_SERVER_API_PORT=str(port),
+            lock.release()
+            return StartingServer(home, state, None, lock)
+        return _start(home, port, host, asked, lock)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _start(
+    home: Path, port: int | None, host: str | None, asked: URL | None, lock: FileLock
+) -> StartingServer:
+    """Launch ``prefect server start`` for :func:`start_server`, under its lock."""
+    url = asked or configured_database()
+    if url is not None:
+        check_database(url)
+    host = host or DEFAULT_HOST
+    if port is None:
+        port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _any_free_port()
+    log = home / "tansaku-server.log"
+    # The server keeps its own logs: the run's logging settings stay with the run.
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("PREFECT_LOGGING_")
+        and name not in ("PREFECT_API_URL", *DATABASE_VARIABLES)
+    }
+    # The UI finds its API through these settings, not the --host and --port flags:
+    # without them, a server on another port than 4200 serves a UI that talks to port
+    # 4200, and one for other machines a UI that talks to 127.0.0.1.
+    local = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_API_HOST=host,
+        PREFECT_SERVER_API_PORT=str(port),
+    )
+    if host in WILDCARD_HOSTS and "PREFECT_UI_API_URL" not in os.environ:
+        env["PREFECT_UI_API_URL"] = f"http://{socket.gethostname()}:{port}/api"
+    if url is not None:
+        env[DATABASE_VARIABLES[0]] = url.render_as_string(hide_password=False)
+    with log.open("ab") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "prefect",
+                "server",
+                "start",
+                "--host",
+                host,
+                "--port",
+                str(port),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # outlives this run, and its Ctrl-C
         )
-        if host in WILDCARD_HOSTS and "PREFECT_UI_API_URL" not in os.environ:
-            env["PREFECT_UI_API_URL"] = f"http://{socket.gethostname()}:{port}/api"
-        if url is not None:
-            env[DATABASE_VARIABLES[0]] = url.render_as_string(hide_password=False)
-        with log.open("ab") as sink:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "prefect",
-                    "server",
-                    "start",
-                    "--host",
-                    host,
-                    "--port",
-                    str(port),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                env=env,
-                start_new_session=True,  # outlives this run, and its Ctrl-C
-            )
-        state = ServerState(
-            pid=process.pid,
-            url=f"http://{_in_url(local)}:{port}",
-            log=str(log),
-            host=host,
-            database=masked(url) if url is not None else None,
-        )
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not _healthy(state.api_url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-                raise ServerStartError(
-                    f"the background Prefect server did not start; see {log}. "
-                    "Or point PREFECT_API_URL at a Prefect server you run yourself."
-                )
-            time.sleep(0.2)
-        # Written whole or not at all: a reader never finds half a state file.
-        partial = home / f"{STATE_FILE}.partial"
-        partial.write_text(json.dumps(asdict(state)))
-        partial.replace(home / STATE_FILE)
-        return state
+    state = ServerState(
+        pid=process.pid,
+        url=f"http://{_in_url(local)}:{port}",
+        log=str(log),
+        host=host,
+        database=masked(url) if url is not None else None,
+    )
+    return StartingServer(home, state, process, lock)
 
 
 def _check_reuse(state: ServerState, port: int | None, host: str | None, url: URL | None) -> None:

@@ -9,6 +9,7 @@ started in the background) while torch is still unloaded.
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -39,6 +41,9 @@ from tansaku.ledger import (
     check_ledger_url,
 )
 from tansaku.ledger.location import POINTER_FILE
+
+if TYPE_CHECKING:
+    from tansaku.flows.prefect_server import StartingServer
 
 LOG_FILE = "tansaku.log"
 PREFECT_SHUTDOWN_SECONDS = 5.0
@@ -108,22 +113,16 @@ def run_campaign(
         loaded = replace(loaded, campaign=loaded.campaign.model_copy(update={"driver": driver}))
     with RunDirectoryLock(run_dir):
         _route_logs(run_dir / LOG_FILE)
-        prefect_ui, api_url = _prefect_api()
-        ledger = Ledger.open(run_dir, url=ledger_url)
-        try:
-            with ledger.hold_runner():
-                return _run_locked(
-                    loaded,
-                    run_dir,
-                    dry_run,
-                    ledger,
-                    api_url,
-                    prefect_ui,
-                    on_ready,
-                    overridden_ports,
-                )
-        finally:
-            ledger.close()
+        # The server starts while the ledger opens and the driver is built.
+        with _prefect_api() as prefect:
+            ledger = Ledger.open(run_dir, url=ledger_url)
+            try:
+                with ledger.hold_runner():
+                    return _run_locked(
+                        loaded, run_dir, dry_run, ledger, prefect, on_ready, overridden_ports
+                    )
+            finally:
+                ledger.close()
 
 
 def _ledger_from_environment(run_dir: Path) -> str | None:
@@ -157,8 +156,7 @@ def _run_locked(
     run_dir: Path,
     dry_run: bool,
     ledger: Ledger,
-    api_url: str | None,
-    prefect_ui: str | None,
+    prefect: PrefectApi,
     on_ready: Callable[[Ledger, str | None], None] | None,
     overridden_ports: Collection[str],
 ) -> RunOutcome:
@@ -193,7 +191,7 @@ def _run_locked(
         )
     if existing is not None and existing.stop_reason is not None:
         if stop_reason(loaded, ledger.experiments(), driver.now(), existing.clock_start):
-            return RunOutcome(None, prefect_ui)
+            return RunOutcome(None, prefect.ui)
         ledger.reopen()
     # An asynchronous instrument keeps running while tansaku is down: the flow waits
     # for those experiments again instead of re-running them.
@@ -217,7 +215,7 @@ def _run_locked(
             )
     dead_flow_runs = ledger.close_dead_sessions()
     if on_ready is not None:
-        on_ready(ledger, prefect_ui)
+        on_ready(ledger, prefect.ui)
     session = ledger.start_session()
     ledger.record_ports(session, ports, overridden_ports)
     outcome = "crashed"
@@ -230,6 +228,11 @@ def _run_locked(
                 f"cannot connect to the instrument: {error}. Nothing was measured; run again "
                 "once it is connected."
             ) from None
+        try:
+            api_url = prefect.wait()
+        except PrefectError:
+            outcome = "failed"
+            raise
         with (
             _sigterm_as_interrupt(),
             temporary_settings(updates={PREFECT_API_URL: api_url} if api_url else {}),
@@ -246,7 +249,7 @@ def _run_locked(
             except httpx.TransportError as error:
                 reason = _stop_reason_without_prefect(ledger, error)
         outcome = "finished"
-        return RunOutcome(reason, prefect_ui)
+        return RunOutcome(reason, prefect.ui)
     except KeyboardInterrupt:
         outcome = "interrupted"
         raise
@@ -385,15 +388,41 @@ def _route_logs(log_file: Path) -> None:
     logging.raiseExceptions = False
 
 
-def _prefect_api() -> tuple[str | None, str | None]:
-    """``(UI address, API URL to use)``: the user's server, or tansaku's background one."""
-    from tansaku.flows.prefect_server import configured_api_url, ensure_server, prefect_home
+@dataclass
+class PrefectApi:
+    """The Prefect server this run reports to: the user's, or tansaku's background one,
+    which may still be starting.
+
+    ``ui`` is its address for people, known at once; :meth:`wait` gives the API URL to
+    use (``None``: the user's configured one) once the server answers.
+    """
+
+    ui: str | None
+    starting: StartingServer | None
+
+    def wait(self) -> str | None:
+        if self.starting is None:
+            return None
+        if self.starting.started_here:
+            # The server needs seconds more: import what the first model-based proposal
+            # needs meanwhile, instead of after it.
+            importlib.import_module("tansaku.proposer.model")
+        return self.starting.wait().api_url
+
+
+@contextmanager
+def _prefect_api() -> Iterator[PrefectApi]:
+    """The user's Prefect server, or tansaku's background one, started if needed but not
+    waited for; a server this run started and never waited for is waited for on the way
+    out, so the next run finds it up (``StartingServer``)."""
+    from tansaku.flows.prefect_server import configured_api_url, prefect_home, start_server
 
     configured = configured_api_url()
     if configured:
-        return configured.removesuffix("/api"), None
-    server = ensure_server(prefect_home())
-    return server.url, server.api_url
+        yield PrefectApi(configured.removesuffix("/api"), None)
+        return
+    with start_server(prefect_home()) as starting:
+        yield PrefectApi(starting.state.url, starting)
 
 
 @contextmanager
