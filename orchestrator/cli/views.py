@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.panel import Panel
@@ -22,10 +23,14 @@ from tansaku.campaign.parameters import (
     DiscreteParameter,
     Parameter,
 )
-from tansaku.ledger import ExperimentRecord, Ledger
 from tansaku.report import CampaignSummary, best_experiment, summarize
 from tansaku.units import format_duration
 from tansaku.values import ParameterValue
+
+if TYPE_CHECKING:
+    # The ledger (SQLAlchemy) is read only while a run or status shows progress: validate,
+    # which shows the campaign table, stays fast without it.
+    from tansaku.ledger import ExperimentRecord, Ledger
 
 
 def campaign_table(loaded: LoadedCampaign) -> Table:
@@ -446,6 +451,8 @@ class ProgressDisplay:
         The display reads through a ledger of its own, closed in :meth:`stop` after its
         last reading: the runner's closes when the run ends, before the display stops,
         and a reading after that would leave SQLite's journal files behind."""
+        from tansaku.ledger import Ledger
+
         self._ledger = Ledger.open(run_dir, create=False)
         summary = summarize(self._ledger)
         assert summary is not None

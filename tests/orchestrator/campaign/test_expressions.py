@@ -295,3 +295,45 @@ def test_parsed_coefficients_compute_what_the_expression_computes(
 def test_any_text_either_parses_or_raises_expression_error(text: str) -> None:
     with contextlib.suppress(ExpressionError):
         parse_linear_constraints(text, ["a", "b"])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_constraints_on_separate_parameters_are_judged_as_the_solver_would(seed: int) -> None:
+    import random
+
+    from scipy.optimize import linprog
+
+    from tansaku.campaign.constraints import _satisfiable
+    from tansaku.campaign.parameters import ContinuousParameter
+
+    rng = random.Random(seed)
+    space = [
+        ContinuousParameter(name=f"p{i}", type="continuous", bounds=sorted((rng.random(), 1.0)))
+        for i in range(6)
+    ]
+    for _ in range(40):
+        constraints = [
+            LinearConstraint(
+                {f"p{i}": rng.uniform(-2, 2) for i in group},
+                rng.choice(["<=", ">=", "=="]),
+                rng.uniform(-2, 3),
+                "random",
+            )
+            for group in ((0, 1, 2), (3,), (4, 5))[: rng.randint(1, 3)]
+        ]
+        rows = [
+            [c.coefficients.get(p.name, 0.0) * (-1 if c.sense == ">=" else 1) for p in space]
+            for c in constraints
+        ]
+        equal = [c.sense == "==" for c in constraints]
+        signed = [c.rhs * (-1 if c.sense == ">=" else 1) for c in constraints]
+        solved = linprog(
+            c=[0.0] * len(space),
+            A_ub=[r for r, e in zip(rows, equal, strict=True) if not e] or None,
+            b_ub=[b for b, e in zip(signed, equal, strict=True) if not e] or None,
+            A_eq=[r for r, e in zip(rows, equal, strict=True) if e] or None,
+            b_eq=[b for b, e in zip(signed, equal, strict=True) if e] or None,
+            bounds=[tuple(p.bounds) for p in space],
+            method="highs",
+        )
+        assert _satisfiable(constraints, space) is (solved.status == 0)
