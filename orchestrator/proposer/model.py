@@ -65,6 +65,7 @@ def fit_model(
     element_blocks: Sequence[ElementBlock] = (),
     prior_mean: Callable[[torch.Tensor], torch.Tensor] | None = None,
     transfer: Transfer | None = None,
+    start_from: SingleTaskGP | None = None,
 ) -> SingleTaskGP:
     """Fit a GP to the observations by maximising the marginal likelihood.
 
@@ -93,6 +94,10 @@ def fit_model(
             features, each a task of a multi-task kernel (``tasks``, the model predicting
             the campaign's task) or as if the campaign's (``pooled``). With no campaign
             rows (``n = 0``), the model of the sources alone.
+        start_from: a model of the same data and settings, but the other noise model,
+            whose kernel and mean hyperparameters the fit starts from instead of BoTorch's
+            defaults: a fit only to compare the two noise models (``proposer/noise.py``)
+            then takes a fraction of the iterations.
     """
     if transfer is not None and transfer.mode == "prior_mean" and transfer.source_model is not None:
         prior_mean, transfer = SourceMean(transfer.source_model), None
@@ -168,6 +173,9 @@ def fit_model(
         model.mean_module.standardise_with(
             model.outcome_transform.means, model.outcome_transform.stdvs
         )
+    if start_from is not None:
+        model.covar_module.load_state_dict(start_from.covar_module.state_dict())
+        model.mean_module.load_state_dict(start_from.mean_module.state_dict())
     fit_gpytorch_mll(ExactMarginalLogLikelihood(model.likelihood, model))
     return model
 

@@ -461,7 +461,7 @@ class Proposer:
         from tansaku.proposer.model import fit_model
         from tansaku.proposer.noise import choose_noise
 
-        def fit(noise_free: bool) -> Any:
+        def fit(noise_free: bool, start_from: Any = None) -> Any:
             return fit_model(
                 train_x,
                 train_y,
@@ -472,14 +472,14 @@ class Proposer:
                 element_blocks=self._element_blocks,
                 prior_mean=self._prior_mean,
                 transfer=self._transfer,
+                start_from=start_from,
             )
 
         said = self.campaign.noise_free
         if said is not None:
             return fit(said)
-        exact_before = self.noise_choice is not None and self.noise_choice.exact
         model, self.noise_choice = choose_noise(
-            fit, train_x, train_y, train_x.shape[0] - stand_ins, exact_before
+            fit, train_x, train_y, train_x.shape[0] - stand_ins, self.noise_choice
         )
         return model
 
@@ -627,8 +627,13 @@ def _noise_model(said: bool | None, choice: NoiseChoice | None) -> dict[str, Any
     """What the ledger records of the noise model: exact or inferred, and who decided."""
     if said is not None or choice is None:
         return {"exact": bool(said), "decided_by": "campaign file"}
-    return {"exact": choice.exact, "decided_by": choice.reason} | {
-        f"loo_{name}": round(value, 3)
-        for name, value in (("exact", choice.loo_exact), ("inferred", choice.loo_inferred))
-        if value is not None
+    compared = {
+        "loo_exact": choice.loo_exact,
+        "loo_inferred": choice.loo_inferred,
+        "loo_standard_error": choice.standard_error,
     }
+    return {
+        "exact": choice.exact,
+        "decided_by": choice.reason,
+        "decided_at": choice.measurements,
+    } | {name: round(value, 3) for name, value in compared.items() if value is not None}

@@ -8,7 +8,13 @@ import torch
 from tansaku.campaign.schema import Campaign
 from tansaku.proposer import Observation, Proposer
 from tansaku.proposer.model import fit_model
-from tansaku.proposer.noise import SWITCH_MARGIN, choose_noise, loo_log_likelihood
+from tansaku.proposer.noise import (
+    SWITCH_MARGIN,
+    SWITCH_STANDARD_ERRORS,
+    NoiseChoice,
+    choose_noise,
+    loo_log_likelihood,
+)
 
 DIM = 3
 BOUNDS = torch.tensor([[0.0] * DIM, [1.0] * DIM], dtype=torch.float64)
@@ -34,9 +40,9 @@ class CountingFit:
     def __init__(self, x: torch.Tensor, y: torch.Tensor) -> None:
         self.x, self.y, self.calls = x, y, []
 
-    def __call__(self, exact: bool) -> object:
+    def __call__(self, exact: bool, start_from: object = None) -> object:
         self.calls.append(exact)
-        return fit_model(self.x, self.y, BOUNDS, noise_free=exact)
+        return fit_model(self.x, self.y, BOUNDS, noise_free=exact, start_from=start_from)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -45,7 +51,8 @@ def test_exact_measurements_get_the_exact_model(seed: int) -> None:
     fit = CountingFit(x, y)
     model, choice = choose_noise(fit, x, y, measured=60)
     assert choice.exact and choice.reason == "leave-one-out"
-    assert choice.loo_exact > choice.loo_inferred + SWITCH_MARGIN
+    evidence = max(SWITCH_MARGIN, SWITCH_STANDARD_ERRORS * choice.standard_error)
+    assert choice.loo_exact > choice.loo_inferred + evidence
     # The exact model passes through the measurements.
     with torch.no_grad():
         predicted = model.posterior(x).mean
@@ -99,9 +106,24 @@ def test_few_measurements_are_taken_as_noisy() -> None:
 def test_a_small_difference_keeps_the_previous_choice(exact_before: bool) -> None:
     # Eight points say little about either model: their leave-one-out likelihoods are close.
     x, y = data(8, 0.0, 0)
-    _, choice = choose_noise(CountingFit(x, y), x, y, measured=8, exact_before=exact_before)
+    previous = NoiseChoice(exact_before, "leave-one-out", measurements=7)
+    _, choice = choose_noise(CountingFit(x, y), x, y, measured=8, previous=previous)
     assert abs(choice.loo_exact - choice.loo_inferred) < SWITCH_MARGIN
     assert choice.exact is exact_before
+
+
+def test_the_comparison_is_made_again_once_the_measurements_grew_by_a_tenth() -> None:
+    previous = NoiseChoice(True, "leave-one-out", measurements=55)
+    x, y = data(60, 0.05, 0)
+    between = CountingFit(x, y)
+    _, kept = choose_noise(between, x, y, measured=60, previous=previous)
+    assert kept is previous and between.calls == [True]
+    x, y = data(61, 0.05, 0)
+    due = CountingFit(x, y)
+    _, checked = choose_noise(due, x, y, measured=61, previous=previous)
+    # Noisy measurements: the comparison, due again, switches despite the hysteresis.
+    assert due.calls[:2] == [True, False]
+    assert checked.measurements == 61 and not checked.exact
 
 
 def test_the_leave_one_out_likelihood_is_gpytorchs_without_the_priors() -> None:
