@@ -196,7 +196,8 @@ def ensure_server(
     """The running background server, started first if needed (one per Prefect home).
 
     A new server listens on ``host`` (127.0.0.1 by default; ``0.0.0.0`` lets workers on
-    other machines in) and ``port`` (by default 4200 if it is free, else any free port),
+    other machines in) and ``port`` (by default Prefect's ``PREFECT_SERVER_API_PORT`` if
+    set, else 4200 if it is free, else any free port),
     and keeps its data in ``database`` (a ``postgresql://`` URL), else in the database
     Prefect's settings name, else in Prefect's SQLite in ``home``. A server already
     running is reused, unless it runs elsewhere than the ``port``, ``host`` or
@@ -305,6 +306,10 @@ def _start(
     if url is not None:
         check_database(url)
     host = host or DEFAULT_HOST
+    if port is None and "PREFECT_SERVER_API_PORT" in os.environ:
+        from prefect.settings import get_current_settings
+
+        port = get_current_settings().server.api.port
     if port is None:
         port = DEFAULT_PORT if _port_free(DEFAULT_PORT) else _any_free_port()
     log = home / "tansaku-server.log"

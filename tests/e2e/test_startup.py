@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -29,8 +30,21 @@ def tansaku_in(home: Path, *args: str | Path, cwd: Path, **env: str) -> subproce
         capture_output=True,
         text=True,
         timeout=180,
-        env={**os.environ, "PREFECT_HOME": str(home), "COLUMNS": "200", **env},
+        env={
+            **os.environ,
+            "PREFECT_HOME": str(home),
+            # Not Prefect's default port, which another test may be starting a server on.
+            "PREFECT_SERVER_API_PORT": str(free_port()),
+            "COLUMNS": "200",
+            **env,
+        },
     )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
