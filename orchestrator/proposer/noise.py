@@ -170,6 +170,8 @@ def loo_log_likelihoods(model: SingleTaskGP) -> torch.Tensor:
         inputs = model.train_inputs[0]
         targets = model.train_targets
         prior = model.likelihood(model.forward(inputs), inputs)
+        # Positive definite: even the exact model's noise (NOISE_FREE_VARIANCE, at gpytorch's
+        # floor) lies on the diagonal.
         factor = torch.linalg.cholesky(prior.covariance_matrix)
         precision = torch.cholesky_inverse(factor)
         variance = 1.0 / precision.diagonal(dim1=-2, dim2=-1)
