@@ -26,6 +26,12 @@ def fingerprint(loaded: LoadedCampaign) -> str:
         exclude_defaults=True,
         exclude={"budget", "stop", "description", "run_dir", "ledger"},
     )
+    for section in ("objectives", "outcomes"):
+        for quantity in settings.get(section, []):
+            # `noise_free: false` was the default until the noise model was chosen from the
+            # data: left out, as then, a run whose file says so still resumes.
+            if quantity.get("noise_free") is False:
+                del quantity["noise_free"]
     if loaded.campaign.candidates is not None:
         settings["candidates_sha256"] = loaded.campaign.candidates.digest(loaded.base_dir)
     if loaded.campaign.prior_data is not None:

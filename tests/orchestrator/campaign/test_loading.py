@@ -164,3 +164,21 @@ def test_a_dataset_simulator_needs_its_file_and_columns(tmp_path: Path) -> None:
     ), renamed
     missing = problems_of(tmp_path, VALID.replace("table.csv", "absent.csv"))
     assert any("driver.simulator.path: no such file" in p for p in missing)
+
+
+def test_saying_noise_free_false_keeps_the_fingerprint_of_earlier_versions(tmp_path: Path) -> None:
+    from tansaku.campaign.fingerprint import fingerprint
+
+    text = (REPO / "campaigns" / "branin.yaml").read_text()
+    said = text.replace("goal: minimize", "goal: minimize, noise_free: false", 1)
+    exact = text.replace("goal: minimize", "goal: minimize, noise_free: true", 1)
+    assert said != text != exact
+    prints = []
+    for index, body in enumerate((text, said, exact)):
+        path = tmp_path / f"c{index}.yaml"
+        path.write_text(body)
+        prints.append(fingerprint(load_campaign(path)))
+    unsaid, noisy, told_exact = prints
+    # The fingerprint a run stored before the default changed: noise_free false left out.
+    assert noisy == unsaid
+    assert told_exact != unsaid
