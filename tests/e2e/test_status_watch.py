@@ -29,6 +29,12 @@ ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 DONE = re.compile(r"experiments  (\d+)/(\d+)")
 
 
+def _interruptible() -> None:
+    # As in a terminal: a suite started in the background by a non-interactive shell
+    # (`pytest &`) ignores SIGINT, and its children would inherit that.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Watch:
     """A ``tansaku status --watch`` process whose stdout is collected as it arrives."""
 
@@ -47,6 +53,7 @@ class Watch:
             stderr=subprocess.PIPE,
             text=True,
             env=env,
+            preexec_fn=_interruptible,
         )
         os.close(screen)
         self._chunks: list[bytes] = []
