@@ -210,7 +210,8 @@ def ensure_server(
 class StartingServer:
     """The background server, running or on its way up; :meth:`wait` hands it over.
 
-    A server takes 3 to 6 s to answer (6 s on a new database, which Prefect sets up first):
+    A server takes seconds to answer (here 4 s, 10 s on a new database, which Prefect sets
+    up first):
     the caller does other work meanwhile and waits only when it needs the server. Until
     then this process holds the Prefect home's start lock, so no other run starts a second
     server. Used as a context manager, a server not yet waited for when the caller fails
@@ -292,16 +293,17 @@ def start_server(
             _check_reuse(state, port, host, asked)
             lock.release()
             return StartingServer(home, state, None, lock)
-        return _start(home, port, host, asked, lock)
+        return StartingServer(home, *_start(home, port, host, asked), lock)
     except BaseException:
         lock.release()
         raise
 
 
 def _start(
-    home: Path, port: int | None, host: str | None, asked: URL | None, lock: FileLock
-) -> StartingServer:
-    """Launch ``prefect server start`` for :func:`start_server`, under its lock."""
+    home: Path, port: int | None, host: str | None, asked: URL | None
+) -> tuple[ServerState, subprocess.Popen[bytes]]:
+    """Launch ``prefect server start`` for :func:`start_server`, under its lock: the state
+    the server will have once it answers, and its process."""
     url = asked or configured_database()
     if url is not None:
         check_database(url)
@@ -360,7 +362,7 @@ def _start(
         host=host,
         database=masked(url) if url is not None else None,
     )
-    return StartingServer(home, state, process, lock)
+    return state, process
 
 
 def _check_reuse(state: ServerState, port: int | None, host: str | None, url: URL | None) -> None:

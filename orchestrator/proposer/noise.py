@@ -118,7 +118,8 @@ def choose_noise(
     held = fit(exact_before)
     other = fit(not exact_before, start_from=held)
     exact, inferred = (held, other) if exact_before else (other, held)
-    per_point = loo_log_likelihoods(exact) - loo_log_likelihoods(inferred)
+    exact_points, inferred_points = loo_log_likelihoods(exact), loo_log_likelihoods(inferred)
+    per_point = exact_points - inferred_points
     margin = float(per_point.sum())
     error = float(per_point.std() * math.sqrt(per_point.numel()))
     evidence = max(SWITCH_MARGIN, SWITCH_STANDARD_ERRORS * error)
@@ -127,8 +128,8 @@ def choose_noise(
         chose_exact,
         "leave-one-out",
         measured,
-        loo_exact=loo_log_likelihood(exact),
-        loo_inferred=loo_log_likelihood(inferred),
+        loo_exact=float(exact_points.sum()),
+        loo_inferred=float(inferred_points.sum()),
         standard_error=error,
     )
     return (held if chose_exact == exact_before else fit(chose_exact)), choice
@@ -147,12 +148,6 @@ def replicates_disagree(train_x: torch.Tensor, train_y: torch.Tensor) -> bool:
         if bool((spread > 1e-9).any()):
             return True
     return False
-
-
-def loo_log_likelihood(model: SingleTaskGP) -> float:
-    """Sum over the training points (and outcomes) of ``log p(y_i | y_-i)`` under the
-    fitted ``model``, in its standardised outcome units (see :func:`loo_log_likelihoods`)."""
-    return float(loo_log_likelihoods(model).sum())
 
 
 def loo_log_likelihoods(model: SingleTaskGP) -> torch.Tensor:

@@ -625,8 +625,9 @@ def _mix(seed: int, step: int) -> int:
 
 def _noise_model(said: bool | None, choice: NoiseChoice | None) -> dict[str, Any]:
     """What the ledger records of the noise model: exact or inferred, and who decided."""
-    if said is not None or choice is None:
-        return {"exact": bool(said), "decided_by": "campaign file"}
+    if said is not None:
+        return {"exact": said, "decided_by": "campaign file"}
+    assert choice is not None, "every refit of a campaign that says nothing makes a choice"
     compared = {
         "loo_exact": choice.loo_exact,
         "loo_inferred": choice.loo_inferred,
